@@ -1,0 +1,58 @@
+# aurora-restore developer commands. `make demo` and `make test` set up whatever is missing first.
+PY        := .venv/bin/python
+STAMP     := .venv/.installed
+SAMVENV   := .venv-sam
+CHECKOVVENV := .venv-checkov
+
+.PHONY: help setup demo test unit integration e2e lint typecheck cfn-lint sam-validate checkov bench build deploy clean
+
+help:
+	@echo "make demo      - run a whole nightly restore in local emulation and print its timeline"
+	@echo "make test      - lint + every test (unit, integration, e2e) + template checks"
+	@echo "make bench     - benchmark the orchestrator check (ratios vs. a baseline in-process)"
+	@echo "make build     - sam build (needs python3.12 on PATH, e.g. PYENV_VERSION=3.11.7:3.12.1)"
+	@echo "make deploy    - sam deploy --guided"
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m local_runtime.demo
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit -q
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration -q
+
+e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e -q
+
+lint: $(STAMP)
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check . || true
+	.venv/bin/mypy shared services local_runtime
+
+cfn-lint: $(STAMP)
+	.venv/bin/cfn-lint template.yaml
+
+checkov:
+	bash scripts/checkov.sh
+
+test: $(STAMP) lint cfn-lint checkov
+	$(PY) -m pytest tests -q
+
+bench: $(STAMP)
+	$(PY) bench/orchestrator_bench.py
+
+build:
+	bash scripts/sam.sh build
+
+deploy: build
+	bash scripts/sam.sh deploy --guided
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,195 @@
+"""Reads `template.yaml` as CloudFormation would see it: the functions, their EventBridge rules and schedule,
+and the DynamoDB tables. The local router delivers events with exactly these patterns, so a wrong pattern in
+the template fails an end-to-end test."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from moto.events.models import EventPattern
+
+from shared.transitions import Step
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = REPO_ROOT / "template.yaml"
+
+_TAGS = ("Ref", "Condition")
+_FN_TAGS = (
+    "Sub",
+    "GetAtt",
+    "Join",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Select",
+    "Split",
+    "FindInMap",
+    "ImportValue",
+    "Base64",
+    "Cidr",
+    "GetAZs",
+    "Transform",
+    "ToJsonString",
+    "Length",
+)
+
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns CloudFormation short tags (!Ref, !Sub, ...) into their long JSON forms."""
+
+
+def _constructor(long_name: str) -> Any:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if long_name == "Fn::GetAtt" and isinstance(value, str):
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {long_name: value}
+
+    return construct
+
+
+for _tag in _TAGS:
+    CfnLoader.add_constructor(f"!{_tag}", _constructor(_tag))
+for _tag in _FN_TAGS:
+    CfnLoader.add_constructor(f"!{_tag}", _constructor(f"Fn::{_tag}"))
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open() as handle:
+        return yaml.load(handle, Loader=CfnLoader)  # noqa: S506 - CfnLoader is a SafeLoader subclass
+
+
+def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
+    return {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
+
+
+def resolve(value: Any, params: dict[str, Any], region: str = "us-east-1", account: str = "123456789012") -> Any:
+    """Resolve the intrinsics the local runtime needs (Ref to parameters, simple Sub); others stay as-is."""
+    pseudo = {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws", "AWS::StackName": "local"}
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "Ref" and isinstance(inner, str):
+            return params.get(inner, pseudo.get(inner, inner))
+        if key == "Fn::Sub" and isinstance(inner, str):
+            text = inner
+            for name, replacement in {**pseudo, **params}.items():
+                text = text.replace("${" + name + "}", str(replacement))
+            return text
+    if isinstance(value, dict):
+        return {k: resolve(v, params, region, account) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, params, region, account) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Rule:
+    function: str  # logical id
+    step: Step
+    name: str  # event name in the template
+    bus: str  # "default" or "pipeline"
+    pattern: dict[str, Any]
+    matcher: EventPattern = field(compare=False, hash=False, repr=False)
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        return bool(self.matcher.matches_event(event))
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    step: Step
+    code_uri: str
+    handler: str
+    rules: list[Rule]
+    schedule: str | None
+
+
+def _step_of(properties: dict[str, Any]) -> Step:
+    name = properties.get("FunctionName")
+    if isinstance(name, str) and name.startswith("aurora-restore-"):
+        return Step(name.removeprefix("aurora-restore-"))
+    code_uri = str(properties.get("CodeUri", "")).rstrip("/")
+    return Step(code_uri.rsplit("/", 1)[-1].replace("_", "-"))
+
+
+def _bus_of(properties: dict[str, Any]) -> str:
+    bus = properties.get("EventBusName")
+    if bus is None or bus == "default":
+        return "default"
+    return "pipeline"
+
+
+def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
+    template = template or load_template()
+    specs = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource.get("Properties", {})
+        step = _step_of(properties)
+        rules: list[Rule] = []
+        schedule = None
+        for event_name, event in (properties.get("Events") or {}).items():
+            event_type = event.get("Type")
+            event_props = event.get("Properties", {})
+            if event_type in ("EventBridgeRule", "CloudWatchEvent"):
+                pattern = event_props["Pattern"]
+                rules.append(
+                    Rule(
+                        logical_id,
+                        step,
+                        event_name,
+                        _bus_of(event_props),
+                        pattern,
+                        EventPattern.load(json.dumps(pattern)),
+                    )
+                )
+            elif event_type in ("ScheduleV2", "Schedule"):
+                schedule = str(event_props.get("ScheduleExpression"))
+        specs.append(
+            FunctionSpec(
+                logical_id,
+                step,
+                str(properties.get("CodeUri", "")),
+                str(properties.get("Handler", "app.handler")),
+                rules,
+                schedule,
+            )
+        )
+    return specs
+
+
+def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """CreateTable arguments for each DynamoDB table of the template, keyed by logical id."""
+    template = template or load_template()
+    params = parameter_defaults(template)
+    tables = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::DynamoDB::Table":
+            continue
+        props = resolve(resource["Properties"], params)
+        args: dict[str, Any] = {
+            "TableName": props["TableName"],
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = [
+                {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+                for g in props["GlobalSecondaryIndexes"]
+            ]
+        tables[logical_id] = args
+    return tables

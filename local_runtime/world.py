@@ -1,0 +1,256 @@
+"""Builds a local AWS world in moto from `template.yaml` plus a production-like RDS estate, for the demo and
+the end-to-end tests: the stack's tables, bus, topic, key and secrets; a source cluster with an automated
+snapshot; the previous target cluster (owned, with instances); older copies and someone else's snapshot."""
+
+from __future__ import annotations
+
+import json
+from copy import deepcopy
+from datetime import datetime
+from typing import Any
+
+import boto3
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from local_runtime.runtime import LocalRuntime
+from local_runtime.template_rules import load_template, parameter_defaults, table_definitions
+from shared.clock import iso
+from shared.config import AppConfig, parse_config
+from shared.naming import MANAGED_BY, TAG_MANAGED_BY, TAG_PIPELINE, TAG_RUN, instance_id
+from shared.settings import Settings
+
+SOURCE_REGION = "us-east-1"
+TARGET_REGION = "us-west-2"
+BUS_NAME = "aurora-restore-dev"
+USER_PASSWORDS = {"app": "App-pass-9f8e7d6c5b4a", "analyst": "Analyst-pass-1a2b3c4d5e"}
+
+DEFAULT_PIPELINE: dict[str, Any] = {
+    "name": "nightly",
+    "source_cluster_id": "prod-aurora",
+    "source_region": SOURCE_REGION,
+    "target_cluster_id": "staging-aurora",
+    "target_region": TARGET_REGION,
+    "kms_key_id": "alias/aurora-restore",
+    "db_subnet_group": "staging-db-subnets",
+    "security_group_ids": ["sg-0a1b2c3d4e5f60718"],
+    "instances": {"instance_class": "db.r6g.large", "count": 2},
+    "tags": {"environment": "staging"},
+    "retention": {"keep_last": 2},
+    "database": {
+        "master_secret_id": "aurora-restore/db-credentials",
+        "post_restore_sql": [
+            "UPDATE appdb.customers SET email = CONCAT('customer', id, '@example.invalid'), "
+            "full_name = CONCAT('Customer ', id)"
+        ],
+        "roles": [{"name": "app_read", "grants": [{"privileges": ["SELECT"], "on": "appdb.*"}]}],
+        "users": [
+            {
+                "name": "app",
+                "password_secret_id": "aurora-restore/nightly/app",
+                "grants": [{"privileges": ["SELECT", "INSERT", "UPDATE", "DELETE"], "on": "appdb.*"}],
+            },
+            {"name": "analyst", "password_secret_id": "aurora-restore/nightly/analyst", "roles": ["app_read"]},
+        ],
+    },
+}
+
+
+def default_config(**overrides: Any) -> dict[str, Any]:
+    pipeline = deepcopy(DEFAULT_PIPELINE)
+    pipeline.update(overrides)
+    return {"pipelines": [pipeline]}
+
+
+class World:
+    def __init__(self, config: dict[str, Any], account: str = DEFAULT_ACCOUNT_ID) -> None:
+        self.raw_config = config
+        self.config: AppConfig = parse_config(config)
+        self.account = account
+        self.target_region = self.config.pipelines[0].target_region
+        template = load_template()
+        self.params = parameter_defaults(template)
+        self.tables = table_definitions(template)
+        self.topic_arn = ""
+        self.queue_url = ""
+        self.config_parameter = "/aurora-restore/dev/pipelines"
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return boto3.client(service, region_name=region or self.target_region)  # type: ignore[call-overload]
+
+    # The stack ----------------------------------------------------------------------------------------------------
+    def build(self, *, previous_target: bool = True, old_copies: int = 2) -> World:
+        ddb = self.client("dynamodb")
+        for args in self.tables.values():
+            ddb.create_table(**args)
+        self.client("events").create_event_bus(Name=BUS_NAME)
+        sns, sqs = self.client("sns"), self.client("sqs")
+        self.topic_arn = sns.create_topic(Name="aurora-restore-notifications")["TopicArn"]
+        self.queue_url = sqs.create_queue(QueueName="notifications-capture")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(
+            TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+        )
+        self.client("ssm").put_parameter(Name=self.config_parameter, Type="String", Value=json.dumps(self.raw_config))
+        for pipeline in self.config.pipelines:
+            self._pipeline_estate(pipeline.name, previous_target, old_copies)
+        return self
+
+    def _pipeline_estate(self, name: str, previous_target: bool, old_copies: int) -> None:
+        pipeline = self.config.pipeline(name)
+        assert pipeline is not None
+        kms = self.client("kms", pipeline.target_region)
+        aliases = {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+        if pipeline.kms_key_id.startswith("alias/") and pipeline.kms_key_id not in aliases:
+            key_id = kms.create_key(Description="aurora-restore")["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName=pipeline.kms_key_id, TargetKeyId=key_id)
+        secrets = self.client("secretsmanager", pipeline.target_region)
+        existing = {s["Name"] for s in secrets.list_secrets()["SecretList"]}
+        if pipeline.database.master_secret_id not in existing:
+            secrets.create_secret(
+                Name=pipeline.database.master_secret_id,
+                SecretString=json.dumps({"username": "admin", "password": "initial-unknown"}),
+            )
+        for user in pipeline.database.users:
+            if user.password_secret_id not in existing:
+                secrets.create_secret(
+                    Name=user.password_secret_id,
+                    SecretString=json.dumps(
+                        {"username": user.name, "password": USER_PASSWORDS.get(user.name, f"{user.name}-Pw-0123456789")}
+                    ),
+                )
+        source = self.client("rds", pipeline.source_region)
+        if not source.describe_db_clusters(Filters=[{"Name": "db-cluster-id", "Values": [pipeline.source_cluster_id]}])[
+            "DBClusters"
+        ]:
+            source.create_db_cluster(
+                DBClusterIdentifier=pipeline.source_cluster_id,
+                Engine="aurora-mysql",
+                EngineVersion="8.0.mysql_aurora.3.05.2",
+                MasterUsername="admin",
+                MasterUserPassword="production-secret-0",
+                StorageEncrypted=True,
+                DeletionProtection=True,
+                Tags=[{"Key": "environment", "Value": "production"}],
+            )
+        target = self.client("rds", pipeline.target_region)
+        if previous_target:
+            target.create_db_cluster(
+                DBClusterIdentifier=pipeline.target_cluster_id,
+                Engine="aurora-mysql",
+                MasterUsername="admin",
+                MasterUserPassword="previous-night-0",
+                Tags=[{"Key": TAG_PIPELINE, "Value": pipeline.name}, {"Key": TAG_RUN, "Value": "previous-night"}],
+            )
+            for index in range(1, pipeline.instances.count + 1):
+                target.create_db_instance(
+                    DBInstanceIdentifier=instance_id(pipeline.target_cluster_id, index),
+                    DBClusterIdentifier=pipeline.target_cluster_id,
+                    Engine="aurora-mysql",
+                    DBInstanceClass=pipeline.instances.instance_class,
+                    Tags=[{"Key": TAG_PIPELINE, "Value": pipeline.name}],
+                )
+            # the restore will reuse the identifier: drop moto's automated snapshot of it (see tooling facts)
+            self._drop_automated(pipeline.target_region, pipeline.target_cluster_id)
+        anchor = pipeline.target_cluster_id if previous_target else None
+        for index in range(old_copies):
+            self._old_copy(pipeline.name, pipeline.target_region, pipeline.source_cluster_id, anchor, index)
+
+    def _drop_automated(self, region: str, cluster_id: str) -> None:
+        rds = self.client("rds", region)
+        for snapshot in rds.describe_db_cluster_snapshots(DBClusterIdentifier=cluster_id, SnapshotType="automated")[
+            "DBClusterSnapshots"
+        ]:
+            from moto.rds.models import rds_backends
+
+            rds_backends[self.account][region].cluster_snapshots.pop(snapshot["DBClusterSnapshotIdentifier"], None)
+
+    def _old_copy(self, pipeline: str, region: str, source_cluster: str, anchor: str | None, index: int) -> None:
+        """Copies from earlier nights (ours) and a snapshot somebody else made (never to be touched)."""
+        rds = self.client("rds", region)
+        cluster = anchor
+        if cluster is None:
+            cluster = f"{pipeline}-anchor"
+            rds.create_db_cluster(
+                DBClusterIdentifier=cluster,
+                Engine="aurora-mysql",
+                MasterUsername="admin",
+                MasterUserPassword="anchor-password-0",
+            )
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier=cluster,
+            DBClusterSnapshotIdentifier=f"ar-{pipeline}-old-{index}",
+            Tags=[
+                {"Key": TAG_PIPELINE, "Value": pipeline},
+                {"Key": TAG_MANAGED_BY, "Value": MANAGED_BY},
+                {"Key": TAG_RUN, "Value": f"old-{index}"},
+            ],
+        )
+        if index == 0:
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier=cluster,
+                DBClusterSnapshotIdentifier=f"{pipeline}-manual-keep-me",
+                Tags=[{"Key": "owner", "Value": "dba-team"}],
+            )
+
+    def settings(self, **overrides: str) -> Settings:
+        env = {
+            "ENVIRONMENT": "dev",
+            "STATE_TABLE_NAME": self.tables["StateTable"]["TableName"],
+            "AUDIT_TABLE_NAME": self.tables["AuditTable"]["TableName"],
+            "IDEMPOTENCY_TABLE_NAME": self.tables["IdempotencyTable"]["TableName"],
+            "EVENT_BUS_NAME": BUS_NAME,
+            "SNS_TOPIC_ARN": self.topic_arn,
+            "TARGET_REGION": self.target_region,
+            "SOURCE_REGION": self.config.pipelines[0].source_region,
+            "CONFIG_PARAMETER_NAME": self.config_parameter,
+            **overrides,
+        }
+        return Settings.model_validate(env)
+
+    # Triggers and observations --------------------------------------------------------------------------------------
+    def nightly_snapshot(
+        self, runtime: LocalRuntime, pipeline_name: str | None = None, at: datetime | None = None
+    ) -> str:
+        """Production's automated backup finishes: moto gets the snapshot, the runtime the RDS-EVENT-0169."""
+        pipeline = self.config.pipeline(pipeline_name) if pipeline_name else self.config.pipelines[0]
+        assert pipeline is not None
+        moment = at or runtime.clock.now()
+        snapshot_id = f"rds:{pipeline.source_cluster_id}-{moment:%Y-%m-%d-%H-%M}"
+        runtime.rds_backend(pipeline.source_region).create_auto_cluster_snapshot(
+            pipeline.source_cluster_id, snapshot_id
+        )
+        arn = f"arn:aws:rds:{pipeline.source_region}:{self.account}:cluster-snapshot:{snapshot_id}"
+        envelope = {
+            "version": "0",
+            "id": f"snap-{snapshot_id}",
+            "detail-type": "RDS DB Cluster Snapshot Event",
+            "source": "aws.rds",
+            "account": self.account,
+            "time": iso(moment),
+            "region": pipeline.source_region,
+            "resources": [arn],
+            "detail": {
+                "EventCategories": ["backup"],
+                "SourceType": "CLUSTER_SNAPSHOT",
+                "SourceArn": arn,
+                "Date": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "Message": "Automated cluster snapshot created",
+                "SourceIdentifier": snapshot_id,
+                "EventID": "RDS-EVENT-0169",
+            },
+        }
+        runtime.publish("default", envelope, runtime.durations.rds_event_latency)
+        return snapshot_id
+
+    def notifications(self) -> list[str]:
+        sqs = self.client("sqs")
+        messages = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                messages.append(message["Body"])
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -1,0 +1,6 @@
+"""aurora-restore-archive-snapshot: thin Lambda entry point; the step's logic lives in shared/steps/archive_snapshot.py."""
+
+from shared.lambda_kit import step_handler
+from shared.transitions import Step
+
+handler = step_handler(Step.ARCHIVE_SNAPSHOT)

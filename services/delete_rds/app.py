@@ -1,0 +1,6 @@
+"""aurora-restore-delete-rds: thin Lambda entry point; the step's logic lives in shared/steps/delete_rds.py."""
+
+from shared.lambda_kit import step_handler
+from shared.transitions import Step
+
+handler = step_handler(Step.DELETE_RDS)

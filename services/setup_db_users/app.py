@@ -1,0 +1,6 @@
+"""aurora-restore-setup-db-users: thin Lambda entry point; the step's logic lives in shared/steps/setup_db_users.py."""
+
+from shared.lambda_kit import step_handler
+from shared.transitions import Step
+
+handler = step_handler(Step.SETUP_DB_USERS)

@@ -1,0 +1,1 @@
+"""aurora-restore common library: domain model, state store, events, configuration and AWS adapters."""

@@ -1,0 +1,228 @@
+"""RDS adapter for one region: boto3 responses in, small domain views out; errors translated."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from shared.aws.errors import error_code, translate
+from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest, SnapshotView
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+
+T = TypeVar("T")
+
+_SNAPSHOT_MISSING = {"DBClusterSnapshotNotFoundFault"}
+_CLUSTER_MISSING = {"DBClusterNotFoundFault"}
+_INSTANCE_MISSING = {"DBInstanceNotFound", "DBInstanceNotFoundFault"}
+
+
+def _tags(raw: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in raw or []}
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def _snapshot(raw: Any) -> SnapshotView:
+    return SnapshotView(
+        identifier=raw["DBClusterSnapshotIdentifier"],
+        arn=raw.get("DBClusterSnapshotArn", ""),
+        cluster_id=raw.get("DBClusterIdentifier", ""),
+        status=raw.get("Status", "unknown"),
+        snapshot_type=raw.get("SnapshotType", ""),
+        engine=raw.get("Engine", ""),
+        engine_version=raw.get("EngineVersion"),
+        percent_progress=int(raw.get("PercentProgress", 0) or 0),
+        created_at=raw.get("SnapshotCreateTime"),
+        encrypted=bool(raw.get("StorageEncrypted", False)),
+        kms_key_id=raw.get("KmsKeyId"),
+        tags=_tags(raw.get("TagList")),
+    )
+
+
+def _cluster(raw: Any) -> ClusterView:
+    endpoint = raw.get("Endpoint")
+    return ClusterView(
+        identifier=raw["DBClusterIdentifier"],
+        arn=raw.get("DBClusterArn", ""),
+        status=raw.get("Status", "unknown"),
+        engine=raw.get("Engine", ""),
+        deletion_protection=bool(raw.get("DeletionProtection", False)),
+        member_ids=[m["DBInstanceIdentifier"] for m in raw.get("DBClusterMembers", [])],
+        endpoint=endpoint if isinstance(endpoint, str) else None,
+        port=raw.get("Port"),
+        master_username=raw.get("MasterUsername"),
+        tags=_tags(raw.get("TagList")),
+    )
+
+
+def _instance(raw: Any) -> InstanceView:
+    return InstanceView(
+        identifier=raw["DBInstanceIdentifier"],
+        cluster_id=raw.get("DBClusterIdentifier"),
+        status=raw.get("DBInstanceStatus", "unknown"),
+        tags=_tags(raw.get("TagList")),
+    )
+
+
+class Rds:
+    def __init__(self, client: RDSClient, region: str) -> None:
+        self._client = client
+        self.region = region
+
+    def _call(self, op: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except ClientError as exc:
+            raise translate(exc, op) from None
+
+    def _maybe(self, op: str, missing: set[str], fn: Callable[[], T]) -> T | None:
+        try:
+            return fn()
+        except ClientError as exc:
+            if error_code(exc) in missing:
+                return None
+            raise translate(exc, op) from None
+
+    # Snapshots -----------------------------------------------------------------------------------------------
+    def find_cluster_snapshot(self, identifier: str) -> SnapshotView | None:
+        found = self._maybe(
+            "DescribeDBClusterSnapshots",
+            _SNAPSHOT_MISSING,
+            lambda: self._client.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier),
+        )
+        items = (found or {}).get("DBClusterSnapshots", [])
+        return _snapshot(items[0]) if items else None
+
+    def newest_automated_snapshot(self, cluster_id: str) -> SnapshotView | None:
+        snapshots = self._paginate_snapshots(DBClusterIdentifier=cluster_id, SnapshotType="automated")
+        available = [s for s in snapshots if s.status == "available" and s.created_at is not None]
+        return max(available, key=lambda s: s.created_at or 0, default=None)  # type: ignore[arg-type,return-value]
+
+    def list_manual_snapshots(self, tag_key: str, tag_value: str) -> list[SnapshotView]:
+        snapshots = self._paginate_snapshots(SnapshotType="manual")
+        return [s for s in snapshots if s.tags.get(tag_key) == tag_value]
+
+    def _paginate_snapshots(self, **kwargs: Any) -> list[SnapshotView]:
+        def fetch() -> list[SnapshotView]:
+            paginator = self._client.get_paginator("describe_db_cluster_snapshots")
+            return [_snapshot(raw) for page in paginator.paginate(**kwargs) for raw in page["DBClusterSnapshots"]]
+
+        return self._call("DescribeDBClusterSnapshots", fetch)
+
+    def copy_snapshot(
+        self, source_arn: str, target_id: str, kms_key_id: str, source_region: str | None, tags: dict[str, str]
+    ) -> SnapshotView:
+        kwargs: dict[str, Any] = {
+            "SourceDBClusterSnapshotIdentifier": source_arn,
+            "TargetDBClusterSnapshotIdentifier": target_id,
+            "KmsKeyId": kms_key_id,
+            "CopyTags": False,
+            "Tags": _tag_list(tags),
+        }
+        if source_region and source_region != self.region:
+            kwargs["SourceRegion"] = source_region  # botocore builds the PreSignedUrl (GovCloud only honours it)
+        raw = self._call("CopyDBClusterSnapshot", lambda: self._client.copy_db_cluster_snapshot(**kwargs))
+        return _snapshot(raw["DBClusterSnapshot"])
+
+    def delete_snapshot(self, identifier: str) -> None:
+        self._maybe(
+            "DeleteDBClusterSnapshot",
+            _SNAPSHOT_MISSING,
+            lambda: self._client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier),
+        )
+
+    def add_tags(self, arn: str, tags: dict[str, str]) -> None:
+        self._call(
+            "AddTagsToResource", lambda: self._client.add_tags_to_resource(ResourceName=arn, Tags=_tag_list(tags))
+        )
+
+    # Clusters and instances ------------------------------------------------------------------------------------
+    def find_cluster(self, cluster_id: str) -> ClusterView | None:
+        found = self._maybe(
+            "DescribeDBClusters",
+            _CLUSTER_MISSING,
+            lambda: self._client.describe_db_clusters(DBClusterIdentifier=cluster_id),
+        )
+        items = (found or {}).get("DBClusters", [])
+        return _cluster(items[0]) if items else None
+
+    def find_instance(self, instance_id: str) -> InstanceView | None:
+        found = self._maybe(
+            "DescribeDBInstances",
+            _INSTANCE_MISSING,
+            lambda: self._client.describe_db_instances(DBInstanceIdentifier=instance_id),
+        )
+        items = (found or {}).get("DBInstances", [])
+        return _instance(items[0]) if items else None
+
+    def delete_instance(self, instance_id: str) -> None:
+        self._maybe(
+            "DeleteDBInstance",
+            _INSTANCE_MISSING,
+            lambda: self._client.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True),
+        )
+
+    def delete_cluster(self, cluster_id: str) -> None:
+        self._maybe(
+            "DeleteDBCluster",
+            _CLUSTER_MISSING,
+            lambda: self._client.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True),
+        )
+
+    def restore_cluster(self, request: RestoreRequest) -> ClusterView:
+        kwargs: dict[str, Any] = {
+            "DBClusterIdentifier": request.cluster_id,
+            "SnapshotIdentifier": request.snapshot_id,
+            "Engine": request.engine,
+            "DeletionProtection": False,
+            "Tags": _tag_list(request.tags),
+        }
+        optional = {
+            "EngineVersion": request.engine_version,
+            "DBSubnetGroupName": request.db_subnet_group,
+            "DBClusterParameterGroupName": request.db_cluster_parameter_group,
+            "KmsKeyId": request.kms_key_id,
+        }
+        kwargs.update({k: v for k, v in optional.items() if v})
+        if request.security_group_ids:
+            kwargs["VpcSecurityGroupIds"] = request.security_group_ids
+        raw = self._call(
+            "RestoreDBClusterFromSnapshot", lambda: self._client.restore_db_cluster_from_snapshot(**kwargs)
+        )
+        return _cluster(raw["DBCluster"])
+
+    def create_instance(self, request: InstanceRequest) -> InstanceView:
+        kwargs: dict[str, Any] = {
+            "DBInstanceIdentifier": request.instance_id,
+            "DBClusterIdentifier": request.cluster_id,
+            "DBInstanceClass": request.instance_class,
+            "Engine": request.engine,
+            "PubliclyAccessible": False,
+            "Tags": _tag_list(request.tags),
+        }
+        if request.db_parameter_group:
+            kwargs["DBParameterGroupName"] = request.db_parameter_group
+        try:
+            raw = self._client.create_db_instance(**kwargs)
+        except ClientError as exc:
+            if error_code(exc) == "DBInstanceAlreadyExists":
+                existing = self.find_instance(request.instance_id)
+                if existing is not None:
+                    return existing
+            raise translate(exc, "CreateDBInstance") from None
+        return _instance(raw["DBInstance"])
+
+    def set_master_password(self, cluster_id: str, password: str) -> None:
+        try:
+            self._client.modify_db_cluster(
+                DBClusterIdentifier=cluster_id, MasterUserPassword=password, ApplyImmediately=True
+            )
+        except ClientError as exc:
+            # translate() never copies request parameters, so the password cannot leak into the message.
+            raise translate(exc, "ModifyDBCluster") from None

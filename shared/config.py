@@ -1,0 +1,268 @@
+"""Pipeline configuration: validated once, then passed to the domain (which never reads os.environ).
+
+One deployment serves one or more pipelines (source cluster -> target cluster). The JSON document comes from an
+SSM parameter (CONFIG_PARAMETER_NAME) or inline (PIPELINES_CONFIG); both are validated by `AppConfig`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shared.errors import ConfigError
+from shared.model import RunStatus
+
+# RDS identifier rules (botocore CreateDBCluster / CopyDBClusterSnapshot docs): letter first, letters, digits and
+# single hyphens, no trailing hyphen, at most 63 characters.
+_RDS_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
+_PIPELINE_NAME = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,30}(?<!-)$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+
+
+def _check(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    def validate(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"invalid {what}: {value!r}")
+        return value
+
+    return AfterValidator(validate)
+
+
+RdsIdentifier = Annotated[str, _check(_RDS_ID, "RDS identifier (letter first, letters/digits/single hyphens, <=63)")]
+Region = Annotated[str, _check(_REGION, "AWS region")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StepPolicy(Strict):
+    """How long a state may last, how often to look, how often to retry."""
+
+    deadline_minutes: int = Field(ge=1, le=7 * 24 * 60)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    min_poll_seconds: int = Field(default=30, ge=5)
+    max_poll_seconds: int = Field(default=600, ge=5)
+    backoff_base_seconds: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _poll_bounds(self) -> StepPolicy:
+        if self.min_poll_seconds > self.max_poll_seconds:
+            raise ValueError("min_poll_seconds must not exceed max_poll_seconds")
+        return self
+
+
+DEFAULT_POLICIES: dict[RunStatus, StepPolicy] = {
+    RunStatus.REQUESTED: StepPolicy(deadline_minutes=30, min_poll_seconds=120, max_poll_seconds=300),
+    RunStatus.COPYING: StepPolicy(deadline_minutes=6 * 60, min_poll_seconds=60, max_poll_seconds=900),
+    RunStatus.REPLACING_TARGET: StepPolicy(deadline_minutes=90, min_poll_seconds=60, max_poll_seconds=300),
+    RunStatus.RESTORING: StepPolicy(deadline_minutes=4 * 60, min_poll_seconds=60, max_poll_seconds=600),
+    RunStatus.CONFIGURING_DB: StepPolicy(deadline_minutes=30, min_poll_seconds=30, max_poll_seconds=300),
+    RunStatus.ARCHIVING: StepPolicy(deadline_minutes=30, min_poll_seconds=60, max_poll_seconds=300),
+}
+
+
+class Grant(Strict):
+    privileges: list[str] = Field(min_length=1)
+    on: str = Field(description="`db.*`, `db.table` or `*.*`")
+
+
+class RoleConfig(Strict):
+    name: str
+    grants: list[Grant] = Field(default_factory=list)
+
+
+class DbUserConfig(Strict):
+    name: str
+    host: str = "%"
+    password_secret_id: str = Field(description="Secrets Manager id holding {'password': ...} or a plain string")
+    grants: list[Grant] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)
+    require_tls: bool = True
+
+
+class TlsConfig(Strict):
+    """TLS is always on. `verify-full` checks the server certificate against `ca_bundle` (the RDS global bundle)."""
+
+    mode: Literal["required", "verify-full"] = "required"
+    ca_bundle: str | None = None
+
+    @model_validator(mode="after")
+    def _ca_for_verify(self) -> TlsConfig:
+        if self.mode == "verify-full" and not self.ca_bundle:
+            raise ValueError("tls.mode 'verify-full' needs tls.ca_bundle (path to the RDS CA bundle)")
+        return self
+
+
+class DatabaseConfig(Strict):
+    master_secret_id: str = "aurora-restore/db-credentials"
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    post_restore_sql: list[str] = Field(default_factory=list, description="run in order, before users")
+    roles: list[RoleConfig] = Field(default_factory=list)
+    users: list[DbUserConfig] = Field(default_factory=list)
+    connect_timeout_seconds: int = Field(default=10, ge=1, le=60)
+
+    @field_validator("post_restore_sql")
+    @classmethod
+    def _non_empty(cls, statements: list[str]) -> list[str]:
+        if any(not s.strip() for s in statements):
+            raise ValueError("post_restore_sql entries must be non-empty SQL statements")
+        return statements
+
+    @model_validator(mode="after")
+    def _names(self) -> DatabaseConfig:
+        # Imported here: the SQL module validates identifiers and is the one place that knows their rules.
+        from shared.sql.identifiers import validate_account_host, validate_grant, validate_name
+
+        for role in self.roles:
+            validate_name(role.name, "role")
+            for grant in role.grants:
+                validate_grant(grant.privileges, grant.on)
+        known_roles = {r.name for r in self.roles}
+        for user in self.users:
+            validate_name(user.name, "user")
+            validate_account_host(user.host)
+            for grant in user.grants:
+                validate_grant(grant.privileges, grant.on)
+            missing = [r for r in user.roles if r not in known_roles]
+            if missing:
+                raise ValueError(f"user {user.name!r} names unknown roles {missing}")
+        return self
+
+
+class RetentionConfig(Strict):
+    keep_last: int = Field(default=2, ge=0, le=50, description="copies of this pipeline kept after a run")
+
+
+class InstanceConfig(Strict):
+    instance_class: str = "db.r6g.large"
+    count: int = Field(default=1, ge=1, le=15)
+    db_parameter_group: str | None = None
+
+
+class PipelineConfig(Strict):
+    name: str
+    source_cluster_id: RdsIdentifier
+    source_region: Region
+    source_account_id: str | None = None
+    target_cluster_id: RdsIdentifier
+    target_region: Region
+    target_account_id: str | None = None
+    kms_key_id: str = Field(default="alias/aurora-restore", description="key in the target region")
+    engine: str = "aurora-mysql"
+    engine_version: str | None = None
+    db_subnet_group: str | None = None
+    security_group_ids: list[str] = Field(default_factory=list)
+    db_cluster_parameter_group: str | None = None
+    instances: InstanceConfig = Field(default_factory=InstanceConfig)
+    tags: dict[str, str] = Field(default_factory=dict)
+    trigger_on_manual_snapshots: bool = False
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    policies: dict[RunStatus, StepPolicy] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _PIPELINE_NAME.match(value):
+            raise ValueError("pipeline name: lowercase letters, digits, single hyphens, 1-32 chars")
+        return value
+
+    @field_validator("source_account_id", "target_account_id")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT.match(value):
+            raise ValueError("account ids are 12 digits")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        if any(k.lower().startswith(("aws:", "aurora-restore:")) for k in tags):
+            raise ValueError("tag keys starting with 'aws:' or 'aurora-restore:' are reserved")
+        return tags
+
+    @field_validator("policies")
+    @classmethod
+    def _policies(cls, policies: dict[RunStatus, StepPolicy]) -> dict[RunStatus, StepPolicy]:
+        if any(status.is_terminal for status in policies):
+            raise ValueError("policies are set per non-terminal state")
+        return policies
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PipelineConfig:
+        if (self.source_cluster_id.lower(), self.source_region) == (
+            self.target_cluster_id.lower(),
+            self.target_region,
+        ):
+            raise ValueError("target cluster must not be the source cluster")
+        if self.target_account_id and self.source_account_id and self.target_account_id != self.source_account_id:
+            raise ValueError(
+                "cross-account copies are not supported yet: share the snapshot with the target account and "
+                "run the pipeline there"
+            )
+        return self
+
+    def policy(self, status: RunStatus) -> StepPolicy:
+        return self.policies.get(status) or DEFAULT_POLICIES[status]
+
+    @property
+    def cross_region(self) -> bool:
+        return self.source_region != self.target_region
+
+
+class AppConfig(Strict):
+    pipelines: list[PipelineConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> AppConfig:
+        names = [p.name for p in self.pipelines]
+        if len(names) != len(set(names)):
+            raise ValueError("pipeline names must be unique")
+        targets = [(p.target_region, p.target_cluster_id.lower()) for p in self.pipelines]
+        if len(targets) != len(set(targets)):
+            raise ValueError("two pipelines must not share a target cluster")
+        sources = {(p.source_region, p.source_cluster_id.lower()) for p in self.pipelines}
+        clash = sources.intersection(targets)
+        if clash:
+            raise ValueError(f"a source cluster is also a target of another pipeline: {sorted(clash)}")
+        return self
+
+    def pipeline(self, name: str) -> PipelineConfig | None:
+        return next((p for p in self.pipelines if p.name == name), None)
+
+    def by_source(self, region: str, cluster_id: str) -> list[PipelineConfig]:
+        return [
+            p for p in self.pipelines if p.source_region == region and p.source_cluster_id.lower() == cluster_id.lower()
+        ]
+
+    def by_target(self, region: str, cluster_id: str) -> PipelineConfig | None:
+        return next(
+            (
+                p
+                for p in self.pipelines
+                if p.target_region == region and p.target_cluster_id.lower() == cluster_id.lower()
+            ),
+            None,
+        )
+
+    def is_source_cluster(self, region: str, cluster_id: str) -> bool:
+        return bool(self.by_source(region, cluster_id))
+
+
+def parse_config(raw: str | bytes | dict[str, object]) -> AppConfig:
+    """Validate a configuration document; raise ConfigError with every problem listed."""
+    try:
+        data = json.loads(raw) if isinstance(raw, str | bytes) else raw
+        return AppConfig.model_validate(data)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"configuration is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None

@@ -1,0 +1,99 @@
+"""Builds the production dependencies from the environment, once per container (clients are lazy and cached;
+moto only patches clients created after it starts, so nothing is created at import time)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from shared.aws.eventbridge import EventBridgePublisher
+from shared.aws.rds import Rds
+from shared.aws.secrets import Secrets
+from shared.aws.sns import SnsNotifier
+from shared.aws.state_store import DynamoStateStore
+from shared.clock import Clock, SystemClock
+from shared.config import AppConfig, parse_config
+from shared.settings import Settings, load_settings
+from shared.sql.mysql import PyMySqlConnector
+from shared.steps.context import Deps
+
+# Standard retry mode retries throttling and 5xx with backoff inside one call before we see an error.
+BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+
+
+class ClientFactory:
+    """One boto3 client per (service, region) per container."""
+
+    def __init__(self, session: boto3.session.Session | None = None) -> None:
+        self._session = session or boto3.session.Session()
+        self._clients: dict[tuple[str, str | None], Any] = {}
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self._session.client(service, region_name=region, config=BOTO_CONFIG)  # type: ignore[call-overload]
+        return self._clients[key]
+
+
+def load_app_config(settings: Settings, clients: ClientFactory) -> AppConfig:
+    if settings.pipelines_config:
+        return parse_config(settings.pipelines_config)
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    provider = SSMProvider(boto3_client=clients.client("ssm", settings.target_region))
+    raw = provider.get(settings.config_parameter_name or "", max_age=300)
+    return parse_config(str(raw))
+
+
+def idempotency_layer(settings: Settings, clients: ClientFactory) -> Any:
+    if not settings.idempotency_table_name:
+        return None
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table_name,
+        boto3_client=clients.client("dynamodb", settings.target_region),
+    )
+    return persistence, IdempotencyConfig(expires_after_seconds=24 * 3600, raise_on_no_idempotency_key=True)
+
+
+def build_deps(
+    settings: Settings,
+    clients: ClientFactory | None = None,
+    clock: Clock | None = None,
+    sql_for: Any = None,
+    logger: Any = None,
+    metric: Any = None,
+) -> Deps:
+    clients = clients or ClientFactory()
+    config = load_app_config(settings, clients)
+    region = settings.target_region
+    deps = Deps(
+        config=config,
+        store=DynamoStateStore(
+            clients.client("dynamodb", region), settings.state_table_name, settings.audit_table_name
+        ),
+        bus=EventBridgePublisher(clients.client("events", region), settings.event_bus_name),
+        rds_for=lambda r: Rds(clients.client("rds", r), r),
+        secrets_for=lambda r: Secrets(clients.client("secretsmanager", r)),
+        notifier=SnsNotifier(clients.client("sns", region), settings.sns_topic_arn),
+        sql_for=sql_for or (lambda db: PyMySqlConnector(db.tls, db.connect_timeout_seconds)),
+        clock=clock or SystemClock(),
+        idempotency=idempotency_layer(settings, clients),
+    )
+    if logger is not None:
+        deps.log = logger
+    if metric is not None:
+        deps.metric = metric
+    return deps
+
+
+@cache
+def default_deps() -> Deps:
+    """The container's dependencies, from its environment."""
+    from shared.lambda_kit import logger, metrics_sink
+
+    return build_deps(load_settings(), logger=logger, metric=metrics_sink)

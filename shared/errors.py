@@ -1,0 +1,67 @@
+"""Domain errors. Adapters translate provider errors into these so the steps never see botocore or pymysql."""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base for errors the pipeline records in state and audit.
+
+    `code` is machine-readable (e.g. the AWS error code), `message` is written for an operator and must never
+    contain a secret value; `transient` decides between retry-with-backoff and failing the run at once.
+    """
+
+    def __init__(self, code: str, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.transient = transient
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class ConfigError(PipelineError):
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidConfiguration", message, transient=False)
+
+
+class SafetyViolation(PipelineError):
+    """A deletion guard refused to act. Never retried: a human must look."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, transient=False)
+
+
+class StaleRunError(Exception):
+    """A conditional write lost: the run moved on (duplicate, stale or concurrent event)."""
+
+    def __init__(self, run_id: str, current_status: str | None, current_version: int | None) -> None:
+        super().__init__(f"run {run_id} is now {current_status} v{current_version}")
+        self.run_id = run_id
+        self.current_status = current_status
+        self.current_version = current_version
+
+
+class TargetBusyError(Exception):
+    """Another run already holds the target cluster's lock."""
+
+    def __init__(self, target: str, holder_run_id: str | None) -> None:
+        super().__init__(f"target {target} already has an active run {holder_run_id}")
+        self.target = target
+        self.holder_run_id = holder_run_id
+
+
+class RunExistsError(Exception):
+    """The run id (derived from the trigger) was opened before: a duplicate trigger."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id} already exists")
+        self.run_id = run_id
+
+
+def snapshot_already_exists(exc: PipelineError) -> bool:
+    return exc.code == "DBClusterSnapshotAlreadyExistsFault"
+
+
+def cluster_already_exists(exc: PipelineError) -> bool:
+    return exc.code == "DBClusterAlreadyExistsFault"

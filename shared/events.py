@@ -1,0 +1,106 @@
+"""Event contracts: the RDS events we consume and the pipeline's own events (source `aurora-restore`).
+
+Every pipeline event's `detail` carries `version` (schema), `run_id`, `pipeline`, `correlation_id`, `occurred_at`
+and `run_version` (the state version when it was emitted, part of the idempotency key). JSON samples of each live
+in `events/` and are validated against these models by the contract tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.model import RunStatus
+from shared.transitions import DetailType
+
+PIPELINE_SOURCE = "aurora-restore"
+RDS_SOURCE = "aws.rds"
+SCHEDULE_SOURCE = "aws.events"  # EventBridge Scheduler / scheduled rules
+
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class RdsEventDetail(BaseModel):
+    """`detail` of an RDS event on EventBridge. Match on EventID, never on Message (texts vary)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    EventID: Annotated[str, StringConstraints(pattern=r"^RDS-EVENT-\d{4}$")]
+    SourceArn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:[a-z-]+:.+$")]
+    SourceIdentifier: str = ""
+    SourceType: str = ""
+    Date: str = ""
+    Message: str = ""
+    EventCategories: list[str] = Field(default_factory=list)
+
+    @property
+    def arn_parts(self) -> tuple[str, str, str, str]:
+        """(region, account, resource type, resource id); ids of automated snapshots keep their `rds:` prefix."""
+        parts = self.SourceArn.split(":", 6)
+        return parts[3], parts[4], parts[5], parts[6]
+
+
+class RdsEvent(EventBridgeModel):
+    detail: RdsEventDetail  # type: ignore[assignment]
+
+
+class PipelineDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version: Literal["1"] = "1"
+    run_id: ShortText
+    pipeline: ShortText
+    correlation_id: ShortText
+    occurred_at: datetime
+    run_version: int = Field(ge=0)
+
+
+class RunCheckDueDetail(PipelineDetail):
+    status: RunStatus
+
+
+class RunFinishedDetail(PipelineDetail):
+    status: RunStatus
+    message: str = ""
+
+
+class RestoreRequestedDetail(BaseModel):
+    """An operator's rerun. `snapshot_identifier` pins a snapshot (id or ARN); otherwise the newest is used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal["1"] = "1"
+    pipeline: ShortText
+    snapshot_identifier: ShortText | None = None
+    request_id: ShortText | None = None
+    requested_by: ShortText | None = None
+    reason: Annotated[str, StringConstraints(max_length=512)] | None = None
+    correlation_id: ShortText | None = None
+
+
+class PipelineEvent(EventBridgeModel):
+    detail: dict[str, Any]  # type: ignore[assignment]
+
+
+DETAIL_MODELS: dict[DetailType, type[BaseModel]] = {
+    DetailType.RESTORE_REQUESTED: RestoreRequestedDetail,
+    DetailType.RUN_REQUESTED: PipelineDetail,
+    DetailType.SNAPSHOT_COPIED: PipelineDetail,
+    DetailType.TARGET_DELETED: PipelineDetail,
+    DetailType.CLUSTER_AVAILABLE: PipelineDetail,
+    DetailType.DATABASE_READY: PipelineDetail,
+    DetailType.RUN_SUCCEEDED: RunFinishedDetail,
+    DetailType.RUN_FAILED: RunFinishedDetail,
+    DetailType.RUN_CHECK_DUE: RunCheckDueDetail,
+}
+
+
+class OutgoingEvent(BaseModel):
+    """An event to publish on the pipeline bus."""
+
+    detail_type: DetailType
+    detail: BaseModel
+    resources: list[str] = Field(default_factory=list)

@@ -1,0 +1,45 @@
+"""Powertools wiring shared by every handler: structured logs with the EventBridge id as correlation id,
+EMF metrics, X-Ray tracing, and a handler factory so each service's app.py stays one line of wiring."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.steps.context import Deps
+from shared.transitions import Step
+
+logger = Logger(service="aurora-restore")
+tracer = Tracer(service="aurora-restore")
+metrics = Metrics(namespace="AuroraRestore", service="aurora-restore")
+
+Handler = Callable[..., dict[str, Any]]
+
+
+def metrics_sink(name: str, value: float) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def step_handler(step: Step) -> Handler:
+    """`handler(event, context, deps=None)`: tests and the local runtime pass `deps`; Lambda builds them once."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
+        from shared.deps import default_deps
+        from shared.dispatch import handle
+
+        logger.append_keys(step=step.value)
+        resolved = deps or default_deps()
+        if resolved.idempotency is not None:
+            resolved.idempotency[1].register_lambda_context(context)
+        return handle(step, event, resolved).model_dump()
+
+    handler.__name__ = f"{step.name.lower()}_handler"
+    return handler

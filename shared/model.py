@@ -1,0 +1,108 @@
+"""The run: one nightly restore of one pipeline, as stored in the state table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RunStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    COPYING = "COPYING"
+    REPLACING_TARGET = "REPLACING_TARGET"
+    RESTORING = "RESTORING"
+    CONFIGURING_DB = "CONFIGURING_DB"
+    ARCHIVING = "ARCHIVING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+
+
+class StepTiming(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    started_at: datetime
+    ended_at: datetime | None = None
+
+    @property
+    def seconds(self) -> int | None:
+        return None if self.ended_at is None else int((self.ended_at - self.started_at).total_seconds())
+
+
+class RunError(BaseModel):
+    """What went wrong, in words an operator can act on. Never carries a secret."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    step: str
+    status: RunStatus
+    code: str
+    message: str
+    transient: bool = False
+    at: datetime
+
+
+class Run(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    pipeline: str
+    status: RunStatus
+    version: int = 0
+    created_at: datetime
+    updated_at: datetime
+    trigger: Literal["rds-event", "restore-requested"]
+    trigger_detail: str = ""
+    correlation_id: str
+    source_region: str
+    source_snapshot_id: str
+    source_snapshot_arn: str
+    target_region: str
+    target_cluster_id: str
+    copy_snapshot_id: str
+    # Per-state bookkeeping: reset when the state changes.
+    state_entered_at: datetime
+    deadline_at: datetime
+    next_check_at: datetime
+    attempts: int = 0
+    checks: int = 0
+    last_error: RunError | None = None
+    # Whole-run facts.
+    timings: dict[str, StepTiming] = Field(default_factory=dict)
+    failure: RunError | None = None
+    copy_percent: int | None = None
+    master_rotated_at: datetime | None = None
+    notified_at: datetime | None = None
+    notify_claimed_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def pending_notification(self) -> bool:
+        return self.status.is_terminal and self.notified_at is None
+
+
+AuditKind = Literal["transition", "decision", "ignored", "refused", "rejected", "error", "retry", "notified"]
+
+
+class AuditRecord(BaseModel):
+    """One append-only line of the audit table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(description="run id, or `pipeline#<name>` / `rejected` when no run exists")
+    at: datetime
+    kind: AuditKind
+    step: str
+    message: str
+    run_id: str | None = None
+    pipeline: str | None = None
+    from_status: RunStatus | None = None
+    to_status: RunStatus | None = None
+    trigger: str | None = None
+    code: str | None = None

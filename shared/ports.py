@@ -1,0 +1,134 @@
+"""Ports: the small interfaces the steps depend on. Adapters in shared/aws and shared/sql implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events import OutgoingEvent
+from shared.model import AuditRecord, Run, RunStatus
+
+
+class SnapshotView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    identifier: str
+    arn: str
+    cluster_id: str
+    status: str
+    snapshot_type: str
+    engine: str
+    engine_version: str | None = None
+    percent_progress: int = 0
+    created_at: datetime | None = None
+    encrypted: bool = False
+    kms_key_id: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class InstanceView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    identifier: str
+    cluster_id: str | None
+    status: str
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ClusterView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    identifier: str
+    arn: str
+    status: str
+    engine: str
+    deletion_protection: bool
+    member_ids: list[str] = Field(default_factory=list)
+    endpoint: str | None = None
+    port: int | None = None
+    master_username: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RestoreRequest(BaseModel):
+    cluster_id: str
+    snapshot_id: str
+    engine: str
+    engine_version: str | None
+    db_subnet_group: str | None
+    security_group_ids: list[str]
+    db_cluster_parameter_group: str | None
+    kms_key_id: str | None
+    tags: dict[str, str]
+
+
+class InstanceRequest(BaseModel):
+    instance_id: str
+    cluster_id: str
+    instance_class: str
+    engine: str
+    db_parameter_group: str | None
+    tags: dict[str, str]
+
+
+class RdsGateway(Protocol):
+    """RDS in one region. Methods raise PipelineError (with a transient flag) on AWS errors."""
+
+    region: str
+
+    def find_cluster_snapshot(self, identifier: str) -> SnapshotView | None: ...
+    def newest_automated_snapshot(self, cluster_id: str) -> SnapshotView | None: ...
+    def list_manual_snapshots(self, tag_key: str, tag_value: str) -> list[SnapshotView]: ...
+    def copy_snapshot(
+        self, source_arn: str, target_id: str, kms_key_id: str, source_region: str | None, tags: dict[str, str]
+    ) -> SnapshotView: ...
+    def delete_snapshot(self, identifier: str) -> None: ...
+    def add_tags(self, arn: str, tags: dict[str, str]) -> None: ...
+    def find_cluster(self, cluster_id: str) -> ClusterView | None: ...
+    def find_instance(self, instance_id: str) -> InstanceView | None: ...
+    def delete_instance(self, instance_id: str) -> None: ...
+    def delete_cluster(self, cluster_id: str) -> None: ...
+    def restore_cluster(self, request: RestoreRequest) -> ClusterView: ...
+    def create_instance(self, request: InstanceRequest) -> InstanceView: ...
+    def set_master_password(self, cluster_id: str, password: str) -> None: ...
+
+
+class StateStore(Protocol):
+    def create_run(self, run: Run, lock_key: str, audit: AuditRecord) -> None: ...
+    def get_run(self, run_id: str) -> Run | None: ...
+    def lock_holder(self, lock_key: str) -> str | None: ...
+    def write(
+        self, run: Run, expected: tuple[RunStatus, int], audit: AuditRecord | None, release_lock: str | None = None
+    ) -> Run: ...
+    def due_runs(self, status: RunStatus, now: datetime, limit: int) -> list[Run]: ...
+    def audit(self, record: AuditRecord) -> None: ...
+    def audit_trail(self, subject: str) -> list[AuditRecord]: ...
+    def recent_runs(self, pipeline: str | None, limit: int) -> list[Run]: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[OutgoingEvent]) -> None: ...
+
+
+class SecretsGateway(Protocol):
+    def get_json(self, secret_id: str) -> dict[str, str]: ...
+    def put_json(self, secret_id: str, value: dict[str, str]) -> None: ...
+
+
+class Notifier(Protocol):
+    def notify(self, subject: str, message: str, attributes: dict[str, str]) -> None: ...
+
+
+class SqlSession(Protocol):
+    flavor: str  # "mysql" or "mariadb"
+
+    def execute(self, statement: str, params: Sequence[object] = ()) -> None: ...
+    def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]: ...
+    def close(self) -> None: ...
+
+
+class SqlConnector(Protocol):
+    def connect(self, host: str, port: int, user: str, password: str) -> SqlSession: ...

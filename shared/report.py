@@ -1,0 +1,48 @@
+"""Human-readable run summaries: used by the notification, the status command and the demo."""
+
+from __future__ import annotations
+
+from shared.clock import iso
+from shared.model import Run, RunStatus
+
+
+def duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    hours, rest = divmod(max(seconds, 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def timeline_lines(run: Run) -> list[str]:
+    lines = []
+    for status in RunStatus:
+        timing = run.timings.get(status.value)
+        if timing is None:
+            continue
+        lines.append(f"  {status.value:<17} {iso(timing.started_at)}  {duration(timing.seconds):>10}")
+    return lines
+
+
+def subject(run: Run) -> str:
+    return f"aurora-restore [{run.pipeline}] {run.status.value} {run.target_cluster_id} run {run.run_id}"
+
+
+def summary(run: Run) -> str:
+    total = int((run.ended_at - run.created_at).total_seconds()) if run.ended_at else None
+    lines = [
+        f"Run {run.run_id} of pipeline {run.pipeline}: {run.status.value}",
+        f"Target: {run.target_cluster_id} ({run.target_region})",
+        f"Source snapshot: {run.source_snapshot_id} ({run.source_region})",
+        f"Copy: {run.copy_snapshot_id}",
+        f"Trigger: {run.trigger} {run.trigger_detail}".rstrip(),
+        f"Started: {iso(run.created_at)}  Total: {duration(total)}",
+    ]
+    if run.failure is not None:
+        lines += [
+            "",
+            f"FAILED in step {run.failure.step} (state {run.failure.status.value})",
+            f"Cause [{run.failure.code}]: {run.failure.message}",
+        ]
+    lines += ["", "Step timings (state, started, duration):", *timeline_lines(run)]
+    return "\n".join(lines)

@@ -1,0 +1,190 @@
+"""SqlConnector over PyMySQL: always TLS, errors mapped to PipelineError without ever echoing a parameter.
+
+`required` encrypts without checking the certificate; `verify-full` checks it against the CA bundle (the RDS
+global bundle in AWS) and the host name. Either way the session is refused unless the server really negotiated
+TLS (`Ssl_cipher` is checked after login: some PyMySQL releases fall back to plain text silently).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import Callable, Sequence
+
+import pymysql
+from pymysql.converters import escape_string
+
+from shared.config import TlsConfig
+from shared.errors import PipelineError
+
+AddressResolver = Callable[[str, int], tuple[str, int]]
+
+_ACCESS_DENIED = 1045
+_TLS_UNAVAILABLE = 2026  # PyMySQL: "SSL is required but the server doesn't support it"
+_UNREACHABLE = frozenset({2002, 2003, 2006, 2013, 2055})
+_TRANSIENT_STATEMENT = frozenset({1205, 1213})  # lock wait timeout, deadlock: worth a retry
+
+
+class PyMySqlSession:
+    """One autocommit connection. `flavor` is "mariadb" or "mysql" (from `SELECT VERSION()`)."""
+
+    def __init__(self, connection: pymysql.connections.Connection, endpoint: str) -> None:
+        self._connection = connection
+        self._endpoint = endpoint
+        self.flavor = "mysql"
+        version = self.query("SELECT VERSION()")
+        if version and "mariadb" in str(version[0][0]).lower():
+            self.flavor = "mariadb"
+
+    def execute(self, statement: str, params: Sequence[object] = ()) -> None:
+        self._run(statement, params)
+
+    def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        return self._run(statement, params)
+
+    def close(self) -> None:
+        with contextlib.suppress(pymysql.err.Error):  # already closed, or the server went away
+            self._connection.close()
+
+    def _run(self, statement: str, params: Sequence[object]) -> list[tuple[object, ...]]:
+        try:
+            with self._connection.cursor() as cursor:
+                # No params -> no %-formatting, so literal '%' in post-restore SQL stays as written.
+                cursor.execute(statement, tuple(params) if params else None)
+                return [tuple(row) for row in cursor.fetchall()]
+        except pymysql.err.Error as exc:
+            raise _statement_error(exc, statement, params, self._endpoint) from None
+
+
+class PyMySqlConnector:
+    """Implements `shared.ports.SqlConnector`. `address_resolver` maps an endpoint to the address dialled
+    (the local runtime points fake RDS endpoints at its MariaDB server)."""
+
+    def __init__(
+        self, tls: TlsConfig, connect_timeout: int = 10, address_resolver: AddressResolver | None = None
+    ) -> None:
+        self._tls = tls
+        self._connect_timeout = connect_timeout
+        self._resolve = address_resolver
+        self._context: ssl.SSLContext | None = None
+
+    def connect(self, host: str, port: int, user: str, password: str) -> PyMySqlSession:
+        endpoint = f"{host}:{port}"
+        address, real_port = self._resolve(host, port) if self._resolve else (host, port)
+        try:
+            connection = pymysql.connect(
+                host=address,
+                port=real_port,
+                user=user,
+                password=password,
+                ssl=self._ssl_context(),
+                connect_timeout=self._connect_timeout,
+                autocommit=True,
+                charset="utf8mb4",
+            )
+        except pymysql.err.Error as exc:
+            raise _connect_error(exc, user, endpoint) from None
+        try:
+            _require_tls(connection, endpoint)
+            return PyMySqlSession(connection, endpoint)
+        except BaseException:
+            connection.close()
+            raise
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = build_ssl_context(self._tls)
+        return self._context
+
+
+def _require_tls(connection: pymysql.connections.Connection, endpoint: str) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+            row = cursor.fetchone()
+    except pymysql.err.Error as exc:
+        raise _statement_error(exc, "SHOW SESSION STATUS LIKE 'Ssl_cipher'", (), endpoint) from None
+    if not row or not row[1]:
+        raise PipelineError(
+            "TlsNotNegotiated",
+            f"DB at {endpoint} accepted a connection without TLS; refusing to use it",
+            transient=False,
+        )
+
+
+def build_ssl_context(tls: TlsConfig) -> ssl.SSLContext:
+    if tls.mode == "verify-full":
+        try:
+            context = ssl.create_default_context(cafile=tls.ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise PipelineError(
+                "TlsCaBundleUnreadable", f"cannot load CA bundle {tls.ca_bundle!r}: {exc}", transient=False
+            ) from None
+        context.check_hostname = True
+        context.verify_mode = ssl.CERT_REQUIRED
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # noqa: S503 - "required" means encrypt only; verify-full checks
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _errno(exc: pymysql.err.Error) -> int:
+    args = exc.args
+    return args[0] if args and isinstance(args[0], int) else 0
+
+
+def _server_text(exc: pymysql.err.Error) -> str:
+    args = exc.args
+    return str(args[1]) if len(args) > 1 else str(exc)
+
+
+def _connect_error(exc: pymysql.err.Error, user: str, endpoint: str) -> PipelineError:
+    errno = _errno(exc)
+    cause = getattr(exc, "original_exception", None)
+    if isinstance(cause, ssl.SSLError):
+        return PipelineError(
+            "TlsHandshakeFailed",
+            f"TLS handshake with DB at {endpoint} failed: {getattr(cause, 'reason', None) or cause}",
+            transient=False,
+        )
+    if errno == _TLS_UNAVAILABLE:
+        return PipelineError(
+            "TlsNotNegotiated", f"DB at {endpoint} does not offer TLS; refusing to log in", transient=False
+        )
+    if errno == _ACCESS_DENIED:
+        return PipelineError(
+            "DbLoginRefused",
+            f"DB refused login for user {user!r} at {endpoint} (password not yet applied, or wrong secret)",
+            transient=True,
+        )
+    if errno in _UNREACHABLE or isinstance(exc, pymysql.err.InterfaceError):
+        return PipelineError("DbUnreachable", f"cannot reach DB at {endpoint}: {_server_text(exc)}", transient=True)
+    return PipelineError(f"MySql{errno}", f"DB at {endpoint} refused the connection: {_server_text(exc)}")
+
+
+def _statement_error(exc: pymysql.err.Error, statement: str, params: Sequence[object], endpoint: str) -> PipelineError:
+    errno = _errno(exc)
+    if errno in _UNREACHABLE or isinstance(exc, pymysql.err.InterfaceError):
+        return PipelineError(
+            "DbUnreachable", f"lost the DB connection to {endpoint} during: {statement}", transient=True
+        )
+    detail = _redact(_server_text(exc), params)
+    return PipelineError(
+        f"MySql{errno}", f"statement failed: {statement} -> {detail}", transient=errno in _TRANSIENT_STATEMENT
+    )
+
+
+def _redact(text: str, params: Sequence[object]) -> str:
+    """Server messages can quote the statement after parameter substitution (e.g. a syntax error's "near
+    '...'"), so every string parameter, raw or escaped, is blanked out before the message is kept."""
+    values: set[str] = set()
+    for param in params:
+        if isinstance(param, bytes):
+            param = param.decode("utf-8", "replace")
+        if isinstance(param, str) and param:
+            values.update({param, escape_string(param)})
+    for value in sorted(values, key=len, reverse=True):
+        text = text.replace(value, "<param>")
+    return text

@@ -1,0 +1,67 @@
+"""Builds the statements of the DB-user step as (sql, params) pairs. Nothing here talks to a server.
+
+Where MySQL 8 (Aurora MySQL 3) and MariaDB differ, the flavor chooses the rendering: default roles are
+`SET DEFAULT ROLE ALL TO u` on MySQL and `SET DEFAULT ROLE r FOR u` on MariaDB (one default role only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from shared.config import DatabaseConfig, DbUserConfig, Grant
+from shared.sql.identifiers import (
+    normalise_privileges,
+    render_grant_target,
+    validate_account_host,
+    validate_name,
+)
+
+Flavor = Literal["mysql", "mariadb"]
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: tuple[object, ...] = ()
+    secret: bool = False  # params hold a password: never log them
+
+    def describe(self) -> str:
+        return self.sql if not self.secret else self.sql.replace("%s", "?")
+
+
+def _grant(grant: Grant, grantee_sql: str, grantee_params: tuple[object, ...]) -> Statement:
+    privileges = ", ".join(normalise_privileges(grant.privileges))
+    return Statement(f"GRANT {privileges} ON {render_grant_target(grant.on)} TO {grantee_sql}", grantee_params)
+
+
+def role_statements(config: DatabaseConfig) -> list[Statement]:
+    statements: list[Statement] = []
+    for role in config.roles:
+        name = validate_name(role.name, "role")
+        statements.append(Statement("DROP ROLE IF EXISTS %s", (name,)))
+        statements.append(Statement("CREATE ROLE %s", (name,)))
+        statements.extend(_grant(g, "%s", (name,)) for g in role.grants)
+    return statements
+
+
+def user_statements(user: DbUserConfig, password: str, flavor: Flavor) -> list[Statement]:
+    """Drop and recreate the account so it has exactly the configured grants (a restored production copy may
+    carry other grants for the same name)."""
+    name = validate_name(user.name, "user")
+    host = validate_account_host(user.host)
+    account = (name, host)
+    require = " REQUIRE SSL" if user.require_tls else ""
+    statements = [
+        Statement("DROP USER IF EXISTS %s@%s", account),
+        Statement(f"CREATE USER %s@%s IDENTIFIED BY %s{require}", (*account, password), secret=True),
+    ]
+    statements.extend(_grant(g, "%s@%s", account) for g in user.grants)
+    for role in user.roles:
+        statements.append(Statement("GRANT %s TO %s@%s", (validate_name(role, "role"), *account)))
+    if user.roles:
+        if flavor == "mysql":
+            statements.append(Statement("SET DEFAULT ROLE ALL TO %s@%s", account))
+        else:
+            statements.append(Statement("SET DEFAULT ROLE %s FOR %s@%s", (user.roles[0], *account)))
+    return statements

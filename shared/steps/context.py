@@ -1,0 +1,34 @@
+"""What every step gets: configuration, ports and a clock. Built once per container (see shared.deps)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.clock import Clock
+from shared.config import AppConfig, DatabaseConfig, PipelineConfig
+from shared.errors import ConfigError
+from shared.ports import EventPublisher, Notifier, RdsGateway, SecretsGateway, SqlConnector, StateStore
+
+
+@dataclass
+class Deps:
+    config: AppConfig
+    store: StateStore
+    bus: EventPublisher
+    rds_for: Callable[[str], RdsGateway]
+    secrets_for: Callable[[str], SecretsGateway]
+    notifier: Notifier
+    sql_for: Callable[[DatabaseConfig], SqlConnector]  # TLS and timeouts are per pipeline
+    clock: Clock
+    log: Any = field(default_factory=lambda: logging.getLogger("aurora_restore"))
+    idempotency: Any = None  # a Powertools persistence layer, or None to rely on state-store conditions only
+    metric: Callable[[str, float], None] = field(default=lambda name, value: None)
+
+    def pipeline(self, name: str) -> PipelineConfig:
+        pipeline = self.config.pipeline(name)
+        if pipeline is None:
+            raise ConfigError(f"unknown pipeline {name!r}; configured: {[p.name for p in self.config.pipelines]}")
+        return pipeline

@@ -1,0 +1,61 @@
+"""copy-snapshot: copy the source snapshot into the target region, re-encrypted with the pipeline's key."""
+
+from __future__ import annotations
+
+from shared.config import PipelineConfig
+from shared.errors import PipelineError, SafetyViolation, snapshot_already_exists
+from shared.model import Run, RunStatus
+from shared.naming import TAG_RUN, TAG_SOURCE_SNAPSHOT, ownership_tags, strip_automated_prefix
+from shared.ports import SnapshotView
+from shared.steps import runflow
+from shared.steps.context import Deps
+from shared.transitions import Step
+
+STEP = Step.COPY_SNAPSHOT.value
+
+
+def request_copy(deps: Deps, pipeline: PipelineConfig, run: Run) -> SnapshotView:
+    """Start the copy, or find the one a previous (crashed or duplicate) attempt of this run started."""
+    target = deps.rds_for(run.target_region)
+    existing = target.find_cluster_snapshot(run.copy_snapshot_id)
+    if existing is None:
+        tags = {
+            **pipeline.tags,
+            **ownership_tags(pipeline.name, run.run_id),
+            TAG_SOURCE_SNAPSHOT: strip_automated_prefix(run.source_snapshot_id),
+        }
+        try:
+            return target.copy_snapshot(
+                source_arn=run.source_snapshot_arn,
+                target_id=run.copy_snapshot_id,
+                kms_key_id=pipeline.kms_key_id,
+                source_region=run.source_region if pipeline.cross_region else None,
+                tags=tags,
+            )
+        except PipelineError as exc:
+            if not snapshot_already_exists(exc):
+                raise
+            existing = target.find_cluster_snapshot(run.copy_snapshot_id)
+            if existing is None:
+                raise
+    if existing.tags.get(TAG_RUN) != run.run_id:
+        raise SafetyViolation(
+            "CopyIdentifierTaken",
+            f"snapshot {run.copy_snapshot_id} exists but was not made by run {run.run_id}; refusing to use it",
+        )
+    return existing
+
+
+def advance(deps: Deps, run: Run, trigger: str | None) -> None:
+    pipeline = deps.pipeline(run.pipeline)
+    copy = request_copy(deps, pipeline, run)
+    where = f"{run.source_region} -> {run.target_region}" if pipeline.cross_region else run.target_region
+    runflow.advance(
+        deps,
+        run,
+        RunStatus.COPYING,
+        STEP,
+        f"copy {copy.identifier} requested ({where}, key {pipeline.kms_key_id})",
+        trigger,
+        copy_percent=copy.percent_progress,
+    )

@@ -1,0 +1,97 @@
+"""delete-rds: delete the previous target (instances, then cluster) if and only if this pipeline owns it."""
+
+from __future__ import annotations
+
+from shared.config import PipelineConfig
+from shared.errors import PipelineError, SafetyViolation
+from shared.model import Run
+from shared.naming import TAG_PIPELINE, TAG_RUN
+from shared.ports import ClusterView, InstanceView, RdsGateway
+from shared.steps import runflow
+from shared.steps.context import Deps
+from shared.transitions import DetailType, Step
+
+STEP = Step.DELETE_RDS.value
+
+
+def guard(deps: Deps, pipeline: PipelineConfig, cluster: ClusterView) -> None:
+    """The safety rules. Raises SafetyViolation (the run fails, nothing is deleted) unless all hold."""
+    if cluster.identifier.lower() != pipeline.target_cluster_id.lower():
+        raise SafetyViolation(
+            "NotTheTarget",
+            f"{cluster.identifier} is not the configured target {pipeline.target_cluster_id}; refusing to delete",
+        )
+    if deps.config.is_source_cluster(pipeline.target_region, cluster.identifier):
+        raise SafetyViolation(
+            "TargetIsSourceCluster", f"{cluster.identifier} is a configured source cluster; refusing to delete it"
+        )
+    owner = cluster.tags.get(TAG_PIPELINE)
+    if owner != pipeline.name:
+        found = f"it carries {TAG_PIPELINE}={owner}" if owner else f"it has no {TAG_PIPELINE} tag"
+        raise SafetyViolation(
+            "TargetNotOwned",
+            f"target cluster {cluster.identifier} is not owned by pipeline {pipeline.name} ({found}); refusing to "
+            f"delete it. Tag the cluster and its instances {TAG_PIPELINE}={pipeline.name} to let the pipeline "
+            "replace it.",
+        )
+    if cluster.deletion_protection:
+        raise SafetyViolation(
+            "TargetDeletionProtected",
+            f"target cluster {cluster.identifier} has deletion protection on; refusing to delete it",
+        )
+
+
+def guard_instance(pipeline: PipelineConfig, instance: InstanceView) -> None:
+    if instance.tags.get(TAG_PIPELINE) != pipeline.name:
+        raise SafetyViolation(
+            "InstanceNotOwned",
+            f"instance {instance.identifier} of the target is not tagged {TAG_PIPELINE}={pipeline.name}; "
+            "refusing to delete it",
+        )
+
+
+def _delete_members(rds: RdsGateway, pipeline: PipelineConfig, cluster: ClusterView) -> list[InstanceView]:
+    """Request deletion of every member; return those still present."""
+    remaining = []
+    members = [rds.find_instance(member) for member in cluster.member_ids]
+    present = [m for m in members if m is not None]
+    for instance in present:  # check all before deleting any: never leave a half-deleted target by choice
+        guard_instance(pipeline, instance)
+    for instance in present:
+        if instance.status != "deleting":
+            rds.delete_instance(instance.identifier)
+        if rds.find_instance(instance.identifier) is not None:
+            remaining.append(instance)
+    return remaining
+
+
+def advance(deps: Deps, run: Run, trigger: str | None) -> None:
+    pipeline = deps.pipeline(run.pipeline)
+    rds = deps.rds_for(run.target_region)
+    cluster = rds.find_cluster(run.target_cluster_id)
+    if cluster is None or cluster.tags.get(TAG_RUN) == run.run_id:
+        # Gone (or already replaced by this very run after a crash): the restore step takes over.
+        reason = "target absent" if cluster is None else "target already restored by this run"
+        runflow.wait(deps, run, STEP, 0, f"{reason}; TargetDeleted emitted", trigger)
+        runflow.emit_safely(deps, run, DetailType.TARGET_DELETED)
+        return
+    guard(deps, pipeline, cluster)
+    if cluster.status == "deleting":
+        runflow.wait(deps, run, STEP, 0, f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171", trigger)
+        return
+    remaining = _delete_members(rds, pipeline, cluster)
+    try:
+        rds.delete_cluster(cluster.identifier)
+    except PipelineError as exc:
+        if exc.code != "InvalidDBClusterStateFault":
+            raise
+        runflow.wait(deps, run, STEP, 0, f"instances deleting ({len(remaining)} left); cluster delete next", trigger)
+        return
+    runflow.wait(
+        deps,
+        run,
+        STEP,
+        0,
+        f"deletion of {cluster.identifier} requested ({len(cluster.member_ids)} instances); waiting for RDS-EVENT-0171",
+        trigger,
+    )

@@ -1,0 +1,68 @@
+"""orchestrator-check: finds due runs through the sparse index and re-drives each through its owning step.
+
+It knows no step: for each due run it takes a short lease (so the next tick does not re-emit while the step
+works), then emits RunCheckDue carrying the run's state; the template's rules route that to the step owning the
+state. Runs past their state's deadline are failed here, so no run stays active beyond its deadline.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel
+
+from shared.events import OutgoingEvent
+from shared.model import RunStatus
+from shared.steps import runflow
+from shared.steps.context import Deps
+from shared.transitions import ACTIVE_STATUSES, DetailType, Step
+
+STEP = Step.ORCHESTRATOR_CHECK.value
+LEASE = timedelta(minutes=2)
+OVERDUE = timedelta(minutes=10)
+PAGE = 100
+
+
+class CheckSummary(BaseModel):
+    due: int = 0
+    redriven: int = 0
+    failed_deadline: int = 0
+    overdue: int = 0
+    lost_lease: int = 0
+
+
+def tick(deps: Deps) -> CheckSummary:
+    now = deps.clock.now()
+    summary = CheckSummary()
+    outgoing: list[OutgoingEvent] = []
+    for status in (*ACTIVE_STATUSES, RunStatus.SUCCEEDED, RunStatus.FAILED):
+        for run in deps.store.due_runs(status, now, PAGE):
+            summary.due += 1
+            if now - run.next_check_at > OVERDUE:
+                summary.overdue += 1
+            if not status.is_terminal and now >= run.deadline_at:
+                if runflow.fail(deps, run, STEP, runflow.deadline_error(deps, run), "deadline") is not None:
+                    summary.failed_deadline += 1
+                continue
+            leased = runflow.touch(
+                deps,
+                run,
+                STEP,
+                "decision",
+                f"check due in {status.value}",
+                "schedule",
+                rebase=False,
+                next_check_at=now + LEASE,
+            )
+            if leased is None:
+                summary.lost_lease += 1
+                continue
+            detail = runflow.detail_for(leased, DetailType.RUN_CHECK_DUE)
+            outgoing.append(OutgoingEvent(detail_type=DetailType.RUN_CHECK_DUE, detail=detail))
+    if outgoing:
+        deps.bus.publish(outgoing)
+    summary.redriven = len(outgoing)
+    deps.metric("DueRuns", summary.due)
+    deps.metric("DeadlineExceeded", summary.failed_deadline)
+    deps.metric("OverdueRuns", summary.overdue)
+    return summary

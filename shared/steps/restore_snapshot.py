@@ -1,0 +1,87 @@
+"""restore-snapshot: restore the target cluster from the copy (tagged as owned), then create its instances."""
+
+from __future__ import annotations
+
+from shared.config import PipelineConfig
+from shared.errors import PipelineError, cluster_already_exists
+from shared.model import Run, RunStatus
+from shared.naming import TAG_RUN, instance_id, ownership_tags
+from shared.ports import ClusterView, InstanceRequest, RestoreRequest
+from shared.steps import runflow
+from shared.steps.context import Deps
+from shared.transitions import Step
+
+STEP = Step.RESTORE_SNAPSHOT.value
+
+
+def request_restore(deps: Deps, pipeline: PipelineConfig, run: Run) -> ClusterView:
+    rds = deps.rds_for(run.target_region)
+    copy = rds.find_cluster_snapshot(run.copy_snapshot_id)
+    if copy is None:
+        raise PipelineError("CopyMissing", f"copy {run.copy_snapshot_id} to restore from does not exist")
+    request = RestoreRequest(
+        cluster_id=run.target_cluster_id,
+        snapshot_id=copy.identifier,
+        engine=copy.engine or pipeline.engine,
+        engine_version=pipeline.engine_version or copy.engine_version,
+        db_subnet_group=pipeline.db_subnet_group,
+        security_group_ids=pipeline.security_group_ids,
+        db_cluster_parameter_group=pipeline.db_cluster_parameter_group,
+        kms_key_id=pipeline.kms_key_id,
+        tags={**pipeline.tags, **ownership_tags(pipeline.name, run.run_id)},
+    )
+    try:
+        return rds.restore_cluster(request)
+    except PipelineError as exc:
+        existing = rds.find_cluster(run.target_cluster_id) if cluster_already_exists(exc) else None
+        if existing is None or existing.tags.get(TAG_RUN) != run.run_id:
+            raise
+        return existing
+
+
+def ensure_instances(deps: Deps, pipeline: PipelineConfig, run: Run, engine: str) -> list[str]:
+    """Create missing instances; return the statuses of all configured instances."""
+    rds = deps.rds_for(run.target_region)
+    statuses = []
+    for index in range(1, pipeline.instances.count + 1):
+        name = instance_id(run.target_cluster_id, index)
+        instance = rds.find_instance(name)
+        if instance is None:
+            instance = rds.create_instance(
+                InstanceRequest(
+                    instance_id=name,
+                    cluster_id=run.target_cluster_id,
+                    instance_class=pipeline.instances.instance_class,
+                    engine=engine,
+                    db_parameter_group=pipeline.instances.db_parameter_group,
+                    tags={**pipeline.tags, **ownership_tags(pipeline.name, run.run_id)},
+                )
+            )
+        statuses.append(instance.status)
+    return statuses
+
+
+def advance(deps: Deps, run: Run, trigger: str | None) -> None:
+    pipeline = deps.pipeline(run.pipeline)
+    existing = deps.rds_for(run.target_region).find_cluster(run.target_cluster_id)
+    if existing is not None and existing.tags.get(TAG_RUN) != run.run_id:
+        # The previous target is still there (event early or out of order): delete-rds owns it.
+        runflow.ignore(
+            deps, run, STEP, f"previous target still present ({existing.status}); not restoring yet", trigger
+        )
+        return
+    cluster = existing or request_restore(deps, pipeline, run)
+    try:
+        ensure_instances(deps, pipeline, run, cluster.engine or pipeline.engine)
+    except PipelineError as exc:
+        if not exc.transient:
+            raise
+        deps.log.info("instances deferred to check-restore-status", extra={"code": exc.code})
+    runflow.advance(
+        deps,
+        run,
+        RunStatus.RESTORING,
+        STEP,
+        f"restore of {run.target_cluster_id} from {run.copy_snapshot_id} requested",
+        trigger,
+    )

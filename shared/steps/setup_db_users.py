@@ -1,0 +1,108 @@
+"""setup-db-users: rotate the master password into Secrets Manager, run post-restore SQL, create roles and users.
+
+The new master password is stored in the secret *before* ModifyDBCluster, so a crash in between never leaves a
+password nobody knows; every statement is idempotent (DROP ... IF EXISTS, then CREATE), so a retry is safe.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from shared.config import DatabaseConfig
+from shared.errors import PipelineError
+from shared.model import Run, RunStatus
+from shared.ports import ClusterView, SecretsGateway, SqlSession
+from shared.sql.statements import Statement, role_statements, user_statements
+from shared.steps import runflow
+from shared.steps.context import Deps
+from shared.transitions import Step
+
+STEP = Step.SETUP_DB_USERS.value
+# RDS master passwords: 8-41 printable ASCII, not '/', '"', '@' (botocore CreateDBCluster docs); no quotes/space.
+_PASSWORD_ALPHABET = string.ascii_letters + string.digits + "!#$%^&*()-_=+[]{}:,.?~"
+PASSWORD_LENGTH = 32
+
+
+def new_password() -> str:
+    while True:
+        candidate = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+        if any(c.isdigit() for c in candidate) and any(c.isalpha() for c in candidate):
+            return candidate
+
+
+def _rotate_master(deps: Deps, run: Run, cluster: ClusterView, db: DatabaseConfig, vault: SecretsGateway) -> None:
+    password = new_password()
+    vault.put_json(
+        db.master_secret_id,
+        {
+            "username": cluster.master_username or "admin",
+            "password": password,
+            "engine": "mysql",
+            "host": cluster.endpoint or "",
+            "port": str(cluster.port or 3306),
+            "dbClusterIdentifier": cluster.identifier,
+        },
+    )
+    deps.rds_for(run.target_region).set_master_password(cluster.identifier, password)
+
+
+def _execute(session: SqlSession, statements: list[Statement]) -> None:
+    for statement in statements:
+        session.execute(statement.sql, statement.params)
+
+
+def configure(session: SqlSession, db: DatabaseConfig, vault: SecretsGateway) -> str:
+    """Post-restore SQL, then roles, then users with exactly their configured grants."""
+    passwords = {u.name: vault.get_json(u.password_secret_id).get("password", "") for u in db.users}
+    empty = [name for name, pw in passwords.items() if not pw]
+    if empty:
+        raise PipelineError("SecretMalformed", f"secrets of users {empty} hold no 'password'")
+    for sql in db.post_restore_sql:
+        session.execute(sql)
+    _execute(session, role_statements(db))
+    flavor = "mariadb" if session.flavor == "mariadb" else "mysql"
+    for user in db.users:
+        _execute(session, user_statements(user, passwords[user.name], flavor))
+    return (
+        f"{len(db.post_restore_sql)} post-restore statement(s), {len(db.roles)} role(s), "
+        f"{len(db.users)} user(s) configured over TLS"
+    )
+
+
+def advance(deps: Deps, run: Run, trigger: str | None) -> None:
+    pipeline = deps.pipeline(run.pipeline)
+    db = pipeline.database
+    cluster = deps.rds_for(run.target_region).find_cluster(run.target_cluster_id)
+    if cluster is None or not cluster.endpoint:
+        raise PipelineError("ClusterNotReachable", f"cluster {run.target_cluster_id} has no endpoint", transient=True)
+    if cluster.status != "available":
+        runflow.wait(deps, run, STEP, 0, f"cluster {cluster.status}", trigger)
+        return
+    vault = deps.secrets_for(run.target_region)
+    if run.master_rotated_at is None:
+        # Applying a new master password takes RDS a moment; RDS-EVENT-0016 (or the check) brings us back.
+        _rotate_master(deps, run, cluster, db, vault)
+        runflow.wait(
+            deps,
+            run,
+            STEP,
+            0,
+            f"master password of {cluster.master_username} rotated into "
+            f"{db.master_secret_id}; waiting for RDS to apply it",
+            trigger,
+            master_rotated_at=deps.clock.now(),
+        )
+        return
+    master = vault.get_json(db.master_secret_id)
+    session = deps.sql_for(db).connect(
+        cluster.endpoint,
+        cluster.port or 3306,
+        master.get("username") or cluster.master_username or "admin",
+        master.get("password", ""),
+    )
+    try:
+        summary = configure(session, db, vault)
+    finally:
+        session.close()
+    runflow.advance(deps, run, RunStatus.ARCHIVING, STEP, summary, trigger)
