@@ -146,6 +146,7 @@ class LocalRuntime:
         default_database: Any = None,
         account: str = DEFAULT_ACCOUNT_ID,
         idempotency: bool = True,
+        template: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = SimClock(start or datetime(2026, 11, 25, 3, 0, tzinfo=UTC))
@@ -164,7 +165,8 @@ class LocalRuntime:
         self._queue: list[_Item] = []
         self._seq = itertools.count()
         self._crash_pending = False
-        self._template = load_template()
+        self._doomed: dict[tuple[str, str], Any] = {}
+        self._template = template or load_template()
         self._specs = functions(self._template)
         self._handlers = {spec.step: self._load_handler(spec) for spec in self._specs}
         self._clients = _HookedClientFactory(self)
@@ -362,6 +364,18 @@ class LocalRuntime:
                 return error
         return None
 
+    def before_rds_call(self, region: str, operation: str, params: dict[str, Any]) -> None:
+        """Keep what moto is about to delete: AWS keeps it visible (status `deleting`) for a while."""
+        backend = self.rds_backend(region)
+        if operation == "DeleteDBInstance":
+            self._doomed[(region, params.get("DBInstanceIdentifier", ""))] = backend.databases.get(
+                params.get("DBInstanceIdentifier", "")
+            )
+        elif operation == "DeleteDBCluster":
+            self._doomed[(region, params.get("DBClusterIdentifier", ""))] = backend.clusters.get(
+                params.get("DBClusterIdentifier", "")
+            )
+
     def after_rds_call(self, region: str, operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
         self.rds_calls.append((self.clock.now(), region, operation))
         _RdsEmulator(self, region).after(operation, params, parsed)
@@ -417,8 +431,10 @@ class _HookedClientFactory(ClientFactory):
         runtime = self._runtime
         the_region = region or self._session.region_name or "us-east-1"
 
-        def stash(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        def stash(params: dict[str, Any], context: dict[str, Any], model: Any, **_: Any) -> None:
             context["local_params"] = dict(params)
+            if service == "rds":
+                runtime.before_rds_call(the_region, model.name, params)
 
         def inject(model: Any, **_: Any) -> Any:
             error = runtime.injected_error(model.name)
@@ -487,19 +503,19 @@ class _RdsEmulator:
 
     def _on_DeleteDBInstance(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
         instance_id = params["DBInstanceIdentifier"]
-        self._later(
-            self.d.instance_delete,
-            lambda: self.rt.emit_rds_event(
-                self.region,
-                "RDS DB Instance Event",
-                "RDS-EVENT-0003",
-                self._arn("db", instance_id),
-                instance_id,
-                "DB_INSTANCE",
-                "DB instance deleted",
-                "deletion",
-            ),
-        )
+        instance = self.rt._doomed.pop((self.region, instance_id), None)
+        if instance is not None:
+            instance.status = "deleting"
+            self.backend.databases[instance_id] = instance
+
+        def gone() -> None:
+            if self.backend.databases.get(instance_id) is instance:
+                del self.backend.databases[instance_id]
+            self.rt.emit_rds_event(self.region, "RDS DB Instance Event", "RDS-EVENT-0003",
+                                   self._arn("db", instance_id), instance_id, "DB_INSTANCE", "DB instance deleted",
+                                   "deletion")
+
+        self._later(self.d.instance_delete, gone)
 
     def _on_DeleteDBCluster(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
         cluster_id = params["DBClusterIdentifier"]
@@ -507,24 +523,26 @@ class _RdsEmulator:
         for snapshot_id, snapshot in list(self.backend.cluster_snapshots.items()):
             if snapshot.snapshot_type == "automated" and snapshot.cluster.db_cluster_identifier == cluster_id:
                 del self.backend.cluster_snapshots[snapshot_id]
-        self._later(
-            self.d.cluster_delete,
-            lambda: self.rt.emit_rds_event(
-                self.region,
-                "RDS DB Cluster Event",
-                "RDS-EVENT-0171",
-                self._arn("cluster", cluster_id),
-                cluster_id,
-                "CLUSTER",
-                "DB cluster deleted",
-                "deletion",
-            ),
-        )
+        cluster = self.rt._doomed.pop((self.region, cluster_id), None)
+        if cluster is not None:
+            cluster.status = "deleting"
+            self.backend.clusters[cluster_id] = cluster
+
+        def gone() -> None:
+            if self.backend.clusters.get(cluster_id) is cluster:
+                del self.backend.clusters[cluster_id]
+            self.rt.emit_rds_event(self.region, "RDS DB Cluster Event", "RDS-EVENT-0171",
+                                   self._arn("cluster", cluster_id), cluster_id, "CLUSTER", "DB cluster deleted",
+                                   "deletion")
+
+        self._later(self.d.cluster_delete, gone)
 
     def _on_RestoreDBClusterFromSnapshot(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
         cluster_id = params["DBClusterIdentifier"]
         cluster = self.backend.clusters[cluster_id]
         cluster.status = "creating"
+        # moto ignores falsy overrides and inherits the source's DeletionProtection; AWS applies the request's.
+        cluster.deletion_protection = bool(params.get("DeletionProtection", False))
 
         def created() -> None:
             if cluster_id not in self.backend.clusters:

@@ -67,6 +67,7 @@ def _delete_members(rds: RdsGateway, pipeline: PipelineConfig, cluster: ClusterV
 
 def advance(deps: Deps, run: Run, trigger: str | None) -> None:
     pipeline = deps.pipeline(run.pipeline)
+    backoff = pipeline.policy(run.status).min_poll_seconds * 2 ** min(run.checks, 4)
     rds = deps.rds_for(run.target_region)
     cluster = rds.find_cluster(run.target_cluster_id)
     if cluster is None or cluster.tags.get(TAG_RUN) == run.run_id:
@@ -77,7 +78,7 @@ def advance(deps: Deps, run: Run, trigger: str | None) -> None:
         return
     guard(deps, pipeline, cluster)
     if cluster.status == "deleting":
-        runflow.wait(deps, run, STEP, 0, f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171", trigger)
+        runflow.wait(deps, run, STEP, backoff, f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171", trigger)
         return
     remaining = _delete_members(rds, pipeline, cluster)
     try:
@@ -85,7 +86,7 @@ def advance(deps: Deps, run: Run, trigger: str | None) -> None:
     except PipelineError as exc:
         if exc.code != "InvalidDBClusterStateFault":
             raise
-        runflow.wait(deps, run, STEP, 0, f"instances deleting ({len(remaining)} left); cluster delete next", trigger)
+        runflow.wait(deps, run, STEP, backoff, f"instances deleting ({len(remaining)} left); cluster delete next", trigger)
         return
     runflow.wait(
         deps,

@@ -1,0 +1,62 @@
+"""End-to-end harness: moto + the local runtime (template rules, RDS emulator, simulated clock) + MariaDB."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from local_runtime.runtime import LocalRuntime, rds_lifecycle
+from local_runtime.world import World, default_config
+from shared.model import Run
+
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
+@dataclass
+class Harness:
+    world: World
+    runtime: LocalRuntime
+
+    def runs(self) -> list[Run]:
+        return self.runtime.deps.store.recent_runs(None, 100)
+
+    def run_to_end(self, runs: int = 1, max_seconds: int = 12 * 3600) -> list[Run]:
+        """Advance the simulated clock until `runs` runs exist and all are finished and notified."""
+
+        def finished() -> bool:
+            found = self.runs()
+            return len(found) >= runs and all(r.status.is_terminal and r.notified_at is not None for r in found)
+
+        assert self.runtime.run_until(finished, max_seconds), f"runs did not finish: {self.runs()}"
+        return self.runs()
+
+    def trail(self, run_id: str) -> list[Any]:
+        return self.runtime.deps.store.audit_trail(run_id)
+
+    def rds(self, region: str | None = None) -> Any:
+        return self.world.client("rds", region)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws(), rds_lifecycle():
+        yield
+
+
+@pytest.fixture
+def harness(aws: None, mariadb: Any) -> Callable[..., Harness]:
+    def make(config: dict[str, Any] | None = None, *, build: dict[str, Any] | None = None,
+             **runtime_options: Any) -> Harness:
+        world = World(config or default_config()).build(**(build or {}))
+        runtime_options.setdefault("default_database", mariadb)
+        runtime = LocalRuntime(world.settings(), **runtime_options)
+        return Harness(world, runtime)
+
+    return make
