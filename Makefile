@@ -37,7 +37,7 @@ lint: $(STAMP)
 	.venv/bin/mypy shared services local_runtime
 
 cfn-lint: $(STAMP)
-	.venv/bin/cfn-lint template.yaml
+	.venv/bin/cfn-lint template.yaml templates/source-region-forwarder.yaml
 
 checkov:
 	bash scripts/checkov.sh

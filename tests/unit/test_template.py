@@ -1,0 +1,568 @@
+"""Static checks of template.yaml: it transforms with the SAM translator, and the safety properties hold.
+
+Runs offline (no AWS calls): the SAM translator gets a managed-policy loader stub, and intrinsic functions are
+only inspected, never resolved, except for the pipelines configuration document, which is rendered from the
+parameter defaults and validated by shared.config like the functions do at run time.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+FORWARDER = ROOT / "templates" / "source-region-forwarder.yaml"
+
+FUNCTIONS = {
+    "SnapshotCheckFunction": ("aurora-restore-snapshot-check", "services/snapshot_check/"),
+    "CopySnapshotFunction": ("aurora-restore-copy-snapshot", "services/copy_snapshot/"),
+    "CheckCopyStatusFunction": ("aurora-restore-check-copy-status", "services/check_copy_status/"),
+    "DeleteRdsFunction": ("aurora-restore-delete-rds", "services/delete_rds/"),
+    "RestoreSnapshotFunction": ("aurora-restore-restore-snapshot", "services/restore_snapshot/"),
+    "CheckRestoreStatusFunction": ("aurora-restore-check-restore-status", "services/check_restore_status/"),
+    "SetupDbUsersFunction": ("aurora-restore-setup-db-users", "services/setup_db_users/"),
+    "ArchiveSnapshotFunction": ("aurora-restore-archive-snapshot", "services/archive_snapshot/"),
+    "SnsNotificationFunction": ("aurora-restore-sns-notification", "services/sns_notification/"),
+    "OrchestratorCheckFunction": ("aurora-restore-orchestrator-check", "services/orchestrator_check/"),
+}
+
+ENV_VARS = {
+    "ENVIRONMENT",
+    "STATE_TABLE_NAME",
+    "AUDIT_TABLE_NAME",
+    "IDEMPOTENCY_TABLE_NAME",
+    "EVENT_BUS_NAME",
+    "SNS_TOPIC_ARN",
+    "KMS_KEY_ID",
+    "SOURCE_REGION",
+    "TARGET_REGION",
+    "CONFIG_PARAMETER_NAME",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "LOG_LEVEL",
+}
+
+DESTRUCTIVE_TAG_KEYS = {
+    "rds:DeleteDBInstance": "rds:db-tag/aurora-restore:pipeline",
+    "rds:DeleteDBCluster": "rds:cluster-tag/aurora-restore:pipeline",
+    "rds:DeleteDBClusterSnapshot": "rds:cluster-snapshot-tag/aurora-restore:pipeline",
+    "rds:ModifyDBCluster": "rds:cluster-tag/aurora-restore:pipeline",
+}
+
+
+# ---- a YAML loader for CloudFormation short-form tags -----------------------------------------------------------
+class CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct(tag: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any]]:
+    name = "Ref" if tag == "Ref" else f"Fn::{tag}"
+
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if tag == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {name: value}
+
+    return construct
+
+
+for _tag in (
+    "Ref",
+    "Sub",
+    "GetAtt",
+    "If",
+    "Join",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Select",
+    "Split",
+    "FindInMap",
+    "ImportValue",
+    "Base64",
+    "Cidr",
+    "GetAZs",
+    "Condition",
+    "Transform",
+    "ToJsonString",
+    "Length",
+):
+    CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
+
+
+def load(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+# ---- fixtures ---------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load(TEMPLATE)
+
+
+class _NoManagedPolicies:
+    """Stands in for samtranslator's ManagedPolicyLoader (which would call IAM)."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+PARAMS = {
+    "VpcId": "vpc-0123456789abcdef0",
+    "SubnetIds": ["subnet-0123456789abcdef0"],
+    "SecurityGroupIds": ["sg-0123456789abcdef0"],
+    "SourceClusterId": "prod-aurora",
+    "TargetClusterId": "staging-aurora",
+}
+
+
+@pytest.fixture(scope="module")
+def transformed(template: dict[str, Any]) -> dict[str, Any]:
+    from samtranslator.translator.transform import transform
+
+    packaged = copy.deepcopy(template)
+    # As after `sam package`: local code paths become S3 locations (the translator only accepts those).
+    for res in packaged["Resources"].values():
+        props = res.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(key), str):
+                props[key] = "s3://artifacts/" + props[key].strip("/")
+    params = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws", **PARAMS}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the translator insists on a boto3 session region
+        return transform(packaged, params, _NoManagedPolicies())  # type: ignore[arg-type, unused-ignore]
+
+
+def resources_of(tmpl: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in tmpl["Resources"].items() if v["Type"] == rtype}
+
+
+def _listify(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for statement in _listify(policy_document.get("Statement", [])):
+        if isinstance(statement, dict) and "Fn::If" in statement:  # conditional statement: check both branches
+            out += [s for s in statement["Fn::If"][1:] if isinstance(s, dict) and "Effect" in s]
+        else:
+            out.append(statement)
+    return out
+
+
+def all_policy_statements(tmpl: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for logical_id, res in tmpl["Resources"].items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                found += [(logical_id, s) for s in _statements(policy["PolicyDocument"])]
+        elif res["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
+            found += [(logical_id, s) for s in _statements(props["PolicyDocument"])]
+    return found
+
+
+# ---- tests ------------------------------------------------------------------------------------------------------
+def test_transforms_with_sam(transformed: dict[str, Any]) -> None:
+    lambdas = resources_of(transformed, "AWS::Lambda::Function")
+    assert {f["Properties"]["FunctionName"] for f in lambdas.values()} == {n for n, _ in FUNCTIONS.values()}
+    assert "AWS::Serverless::Function" not in {r["Type"] for r in transformed["Resources"].values()}
+
+
+def test_functions_names_code_and_handler(template: dict[str, Any]) -> None:
+    functions = resources_of(template, "AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTIONS)
+    for logical_id, (name, code_uri) in FUNCTIONS.items():
+        props = functions[logical_id]["Properties"]
+        assert props["FunctionName"] == name
+        assert props["CodeUri"] == code_uri
+        assert props["Handler"] == "app.handler"
+
+
+def test_globals(template: dict[str, Any]) -> None:
+    fn = template["Globals"]["Function"]
+    assert fn["Runtime"] == "python3.12"
+    assert fn["Timeout"] == 60 and fn["MemorySize"] == 256 and fn["Tracing"] == "Active"
+    assert fn["Layers"] == [{"Ref": "SharedLayer"}]
+    variables = fn["Environment"]["Variables"]
+    assert set(variables) >= ENV_VARS
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "aurora-restore"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "AuroraRestore"
+    assert variables["CONFIG_PARAMETER_NAME"] == {"Ref": "PipelinesConfig"}
+    layer = template["Resources"]["SharedLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Properties"]["CompatibleArchitectures"] == fn["Architectures"]
+
+
+def test_env_vars_reach_every_lambda(transformed: dict[str, Any]) -> None:
+    for logical_id, fn in resources_of(transformed, "AWS::Lambda::Function").items():
+        assert set(fn["Properties"]["Environment"]["Variables"]) >= ENV_VARS, logical_id
+
+
+def test_every_function_has_its_log_group(template: dict[str, Any]) -> None:
+    groups = {
+        g["Properties"]["LogGroupName"]: (lid, g["Properties"])
+        for lid, g in resources_of(template, "AWS::Logs::LogGroup").items()
+    }
+    functions = resources_of(template, "AWS::Serverless::Function")
+    for logical_id, (name, _) in FUNCTIONS.items():
+        group_id, props = groups[f"/aws/lambda/{name}"]
+        assert props["RetentionInDays"] == 30
+        assert functions[logical_id]["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": group_id}
+
+
+def test_every_function_has_async_on_failure_destination(transformed: dict[str, Any]) -> None:
+    configs = resources_of(transformed, "AWS::Lambda::EventInvokeConfig")
+    by_function = {c["Properties"]["FunctionName"]["Ref"]: c["Properties"] for c in configs.values()}
+    for logical_id in FUNCTIONS:
+        props = by_function[logical_id]
+        assert props["MaximumRetryAttempts"] == 2
+        assert props["MaximumEventAgeInSeconds"] == 3600
+        on_failure = props["DestinationConfig"]["OnFailure"]["Destination"]
+        assert on_failure == {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]}
+
+
+def test_every_rule_target_has_retry_policy_and_dlq(template: dict[str, Any], transformed: dict[str, Any]) -> None:
+    count = 0
+    for logical_id, fn in resources_of(template, "AWS::Serverless::Function").items():
+        for name, event in fn["Properties"]["Events"].items():
+            props = event["Properties"]
+            assert event["Type"] in ("EventBridgeRule", "ScheduleV2"), (logical_id, name)
+            assert props["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}}
+            assert props["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 3600}
+            if event["Type"] == "EventBridgeRule":
+                count += 1
+                pattern = props["Pattern"]
+                if pattern["source"] == ["aws.rds"]:
+                    assert "EventBusName" not in props, (logical_id, name)  # AWS events arrive on the default bus
+                else:
+                    assert pattern["source"] == ["aurora-restore"]
+                    assert props["EventBusName"] == {"Ref": "PipelineEventBus"}
+    rules = resources_of(transformed, "AWS::Events::Rule")
+    assert len(rules) == count
+    for rule in rules.values():
+        for target in rule["Properties"]["Targets"]:
+            assert "DeadLetterConfig" in target and "RetryPolicy" in target
+    schedules = resources_of(transformed, "AWS::Scheduler::Schedule")
+    assert len(schedules) == 1
+    target = next(iter(schedules.values()))["Properties"]["Target"]
+    assert "DeadLetterConfig" in target and "RetryPolicy" in target
+
+
+def _patterns(template: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
+    events = template["Resources"][logical_id]["Properties"]["Events"].values()
+    return [e["Properties"]["Pattern"] for e in events if e["Type"] == "EventBridgeRule"]
+
+
+def test_event_patterns(template: dict[str, Any]) -> None:
+    def due(*statuses: str) -> dict[str, Any]:
+        return {"source": ["aurora-restore"], "detail-type": ["RunCheckDue"], "detail": {"status": list(statuses)}}
+
+    def pipe(*types: str) -> dict[str, Any]:
+        return {"source": ["aurora-restore"], "detail-type": list(types)}
+
+    def rds(types: list[str], *ids: str) -> dict[str, Any]:
+        return {"source": ["aws.rds"], "detail-type": types, "detail": {"EventID": list(ids)}}
+
+    expected = {
+        "SnapshotCheckFunction": [
+            rds(["RDS DB Cluster Snapshot Event"], "RDS-EVENT-0169", "RDS-EVENT-0075"),
+            pipe("RestoreRequested"),
+        ],
+        "CopySnapshotFunction": [pipe("RunRequested"), due("REQUESTED")],
+        "CheckCopyStatusFunction": [due("COPYING")],
+        "DeleteRdsFunction": [
+            pipe("SnapshotCopied"),
+            due("REPLACING_TARGET"),
+            rds(["RDS DB Instance Event"], "RDS-EVENT-0003"),
+        ],
+        "RestoreSnapshotFunction": [pipe("TargetDeleted"), rds(["RDS DB Cluster Event"], "RDS-EVENT-0171")],
+        "CheckRestoreStatusFunction": [
+            due("RESTORING"),
+            rds(["RDS DB Cluster Event"], "RDS-EVENT-0170"),
+            rds(["RDS DB Instance Event"], "RDS-EVENT-0005"),
+        ],
+        "SetupDbUsersFunction": [
+            pipe("ClusterAvailable"),
+            due("CONFIGURING_DB"),
+            rds(["RDS DB Cluster Event", "RDS DB Instance Event"], "RDS-EVENT-0016"),
+        ],
+        "ArchiveSnapshotFunction": [pipe("DatabaseReady"), due("ARCHIVING")],
+        "SnsNotificationFunction": [pipe("RunSucceeded", "RunFailed"), due("SUCCEEDED", "FAILED")],
+        "OrchestratorCheckFunction": [],
+    }
+    for logical_id, patterns in expected.items():
+        assert _patterns(template, logical_id) == patterns, logical_id
+    schedule = template["Resources"]["OrchestratorCheckFunction"]["Properties"]["Events"]
+    (event,) = schedule.values()
+    assert event["Type"] == "ScheduleV2"
+    assert event["Properties"]["ScheduleExpression"] == {"Ref": "OrchestratorRate"}
+
+
+def test_dlq_queue_policy_lets_eventbridge_send(template: dict[str, Any]) -> None:
+    policies = resources_of(template, "AWS::SQS::QueuePolicy")
+    statements = [
+        s
+        for p in policies.values()
+        if {"Ref": "EventsDeadLetterQueue"} in p["Properties"]["Queues"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any(
+        s["Principal"] == {"Service": "events.amazonaws.com"}
+        and s["Action"] == "sqs:SendMessage"
+        and "aws:SourceAccount" in s["Condition"]["StringEquals"]
+        for s in statements
+    )
+
+
+def _is_tag_conditioned(statement: dict[str, Any], key: str) -> bool:
+    condition = statement.get("Condition", {})
+    return any(key in block for block in condition.values() if isinstance(block, dict))
+
+
+def _resource_strings(statement: dict[str, Any]) -> list[str]:
+    out = []
+    for resource in _listify(statement.get("Resource", [])):
+        if isinstance(resource, dict) and "Fn::Sub" in resource:
+            sub = resource["Fn::Sub"]
+            out.append(sub if isinstance(sub, str) else sub[0])
+        else:
+            out.append(json.dumps(resource) if not isinstance(resource, str) else resource)
+    return out
+
+
+def test_destructive_rds_actions_need_the_ownership_tag(transformed: dict[str, Any]) -> None:
+    checked = 0
+    for owner, statement in all_policy_statements(transformed):
+        if statement["Effect"] != "Allow":
+            continue
+        actions = _listify(statement["Action"])
+        assert not any(a in ("*", "rds:*", "rds:Delete*") for a in actions), (owner, statement)
+        for action in actions:
+            key = DESTRUCTIVE_TAG_KEYS.get(action)
+            if key is None:
+                continue
+            checked += 1
+            resources = _resource_strings(statement)
+            assert "*" not in resources, (owner, statement)
+            if _is_tag_conditioned(statement, key):
+                continue
+            # The only exception: DeleteDBCluster's final-snapshot resource (facts 2.9). It deletes nothing
+            # alone, because the cluster resource of the same request must be allowed, and that needs the tag.
+            assert action == "rds:DeleteDBCluster" and actions == [action], (owner, statement)
+            assert all(":cluster-snapshot:" in r for r in resources), (owner, statement)
+    assert checked >= 5
+
+
+def test_tagging_and_creation_are_tag_bound(transformed: dict[str, Any]) -> None:
+    for owner, statement in all_policy_statements(transformed):
+        actions = _listify(statement["Action"])
+        if statement["Effect"] != "Allow" or "rds:AddTagsToResource" not in actions:
+            continue
+        assert _is_tag_conditioned(statement, "rds:req-tag/aurora-restore:pipeline") or _is_tag_conditioned(
+            statement, "rds:cluster-snapshot-tag/aurora-restore:pipeline"
+        ), (owner, statement)
+
+
+def test_no_wildcard_actions_and_wildcard_resources_only_for_reads(transformed: dict[str, Any]) -> None:
+    read_only = re.compile(r"^(rds:(Describe|List)\w+|rds:CrossRegionCommunication|xray:\w+)$")
+    for owner, statement in all_policy_statements(transformed):
+        actions = _listify(statement["Action"])
+        assert all(
+            "*" not in a.split(":", 1)[1] or a.startswith(("kms:ReEncrypt", "kms:GenerateDataKey")) for a in actions
+        ), (owner, statement)
+        if statement["Effect"] == "Allow" and "*" in _listify(statement.get("Resource")):
+            assert all(read_only.match(a) for a in actions), (owner, statement)
+
+
+def test_source_cluster_is_denied(template: dict[str, Any]) -> None:
+    statements = template["Resources"]["FunctionBasePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny and "rds:DeleteDBCluster" in deny[0]["Action"]
+    assert "${SourceClusterId}" in deny[0]["Resource"]["Fn::Sub"]
+
+
+def test_state_table_schema(template: dict[str, Any]) -> None:
+    props = template["Resources"]["StateTable"]["Properties"]
+    assert props["TableName"] == {"Ref": "StateTableName"}
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    assert types == {"pk": "S", "active_status": "S", "next_check_epoch": "N", "pipeline": "S", "created_at": "S"}
+    indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
+    assert indexes["active-by-status"]["KeySchema"] == [
+        {"AttributeName": "active_status", "KeyType": "HASH"},
+        {"AttributeName": "next_check_epoch", "KeyType": "RANGE"},
+    ]
+    assert indexes["by-pipeline"]["KeySchema"] == [
+        {"AttributeName": "pipeline", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
+    assert all(i["Projection"] == {"ProjectionType": "ALL"} for i in indexes.values())
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEType"] == "KMS"
+
+
+def test_audit_and_idempotency_tables(template: dict[str, Any]) -> None:
+    audit = template["Resources"]["AuditTable"]["Properties"]
+    assert audit["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert audit["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
+    idem = template["Resources"]["IdempotencyTable"]["Properties"]
+    assert idem["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert idem["TimeToLiveSpecification"]["AttributeName"] == "expiration"
+
+
+def _render_sub(value: Any, params: dict[str, Any], conditions: dict[str, bool]) -> Any:
+    """Tiny evaluator for the intrinsics used in the configuration document."""
+    if isinstance(value, str):
+        return value
+    ((fn, arg),) = value.items()
+    if fn == "Ref":
+        return params[arg]
+    if fn == "Fn::If":
+        return _render_sub(arg[1] if conditions[arg[0]] else arg[2], params, conditions)
+    if fn == "Fn::Join":
+        items = _render_sub(arg[1], params, conditions) if isinstance(arg[1], dict) else arg[1]
+        return arg[0].join(_render_sub(i, params, conditions) for i in items)
+    if fn == "Fn::Sub":
+        text, variables = (arg, {}) if isinstance(arg, str) else arg
+        scope = {**params, **{k: _render_sub(v, params, conditions) for k, v in variables.items()}}
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str(scope[m.group(1)]), text)
+    raise AssertionError(f"unexpected intrinsic {fn}")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, {"source_region": "eu-west-1", "db_subnet_group": None, "security_group_ids": []}),
+        (
+            {
+                "SourceRegion": "us-east-1",
+                "DbSubnetGroupName": "staging-db",
+                "DbSecurityGroupIds": ["sg-1", "sg-2"],
+                "InstanceCount": 2,
+                "RetentionKeepLast": 3,
+            },
+            {"source_region": "us-east-1", "db_subnet_group": "staging-db", "security_group_ids": ["sg-1", "sg-2"]},
+        ),
+    ],
+)
+def test_pipelines_config_document_validates(
+    template: dict[str, Any], overrides: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    from shared.config import parse_config
+
+    params: dict[str, Any] = {k: v.get("Default") for k, v in template["Parameters"].items()}
+    params["DbSecurityGroupIds"] = [x for x in str(params["DbSecurityGroupIds"]).split(",") if x]
+    params.update({"AWS::Region": "eu-west-1", **PARAMS, **overrides})
+    conditions = {
+        "HasSourceRegion": params["SourceRegion"] != "",
+        "HasDbSubnetGroup": params["DbSubnetGroupName"] != "",
+        "HasDbSecurityGroups": bool(params["DbSecurityGroupIds"]),
+    }
+    resource = template["Resources"]["PipelinesConfig"]["Properties"]
+    assert resource["Name"] == {"Fn::Sub": "/aurora-restore/${Environment}/pipelines"}
+    document = json.loads(_render_sub(resource["Value"], params, conditions))
+    (pipeline,) = document["pipelines"]
+    assert isinstance(pipeline["instances"]["count"], int)
+    assert isinstance(pipeline["retention"]["keep_last"], int)
+    for key, value in expected.items():
+        assert pipeline[key] == value
+    config = parse_config(document)
+    (parsed,) = config.pipelines
+    assert parsed.name == "nightly"
+    assert parsed.target_region == "eu-west-1"
+    assert parsed.kms_key_id == "alias/aurora-restore"
+    assert parsed.instances.count == params["InstanceCount"]
+    assert parsed.retention.keep_last == params["RetentionKeepLast"]
+    assert parsed.database.master_secret_id == template["Resources"]["MasterSecret"]["Properties"]["Name"]
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    outputs = set(template["Outputs"])
+    assert {
+        "EventBusName",
+        "EventBusArn",
+        "StateTableName",
+        "AuditTableName",
+        "IdempotencyTableName",
+        "NotificationTopicArn",
+        "PipelineKeyArn",
+        "ConfigParameterName",
+        "EventsDeadLetterQueueUrl",
+        "FailedInvocationsQueueUrl",
+    } <= outputs
+    assert {f"{logical_id}Arn" for logical_id in FUNCTIONS} <= outputs
+
+
+def test_forwarder_template() -> None:
+    forwarder = load(FORWARDER)
+    rules = resources_of(forwarder, "AWS::Events::Rule")
+    (rule,) = rules.values()
+    props = rule["Properties"]
+    assert "EventBusName" not in props or props["EventBusName"] == "default"
+    assert props["EventPattern"] == {
+        "source": ["aws.rds"],
+        "detail-type": ["RDS DB Cluster Snapshot Event"],
+        "detail": {"EventID": ["RDS-EVENT-0169", "RDS-EVENT-0075"]},
+    }
+    (target,) = props["Targets"]
+    assert target["Arn"] == {"Ref": "TargetEventBusArn"}
+    assert "RoleArn" in target
+
+
+def test_layer_requirements_match_pyproject() -> None:
+    import tomllib
+
+    def names(requirements: list[str]) -> dict[str, str]:
+        out = {}
+        for line in requirements:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                name = re.split(r"[\[<>=!~ ]", line, maxsplit=1)[0].lower()
+                out[name] = line.replace(" ", "")
+        return out
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime_deps = {k: v for k, v in names(project["dependencies"]).items() if k not in ("boto3", "botocore")}
+    layer_deps = names((ROOT / "layer" / "requirements.txt").read_text(encoding="utf-8").splitlines())
+    assert layer_deps == runtime_deps
+
+
+def test_key_policy_lets_encrypting_services_in(template: dict[str, Any]) -> None:
+    statements = template["Resources"]["PipelineKey"]["Properties"]["KeyPolicy"]["Statement"]
+    services: set[str] = set()
+    for statement in statements:
+        principal = statement["Principal"].get("Service", [])
+        services |= {json.dumps(s) if not isinstance(s, str) else s for s in _listify(principal)}
+    assert {"events.amazonaws.com", "cloudwatch.amazonaws.com", "sns.amazonaws.com"} <= services
+    assert any("logs." in s for s in services)
+    assert template["Resources"]["PipelineKey"]["Properties"]["EnableKeyRotation"] is True
+    for logical_id in ("StateTable", "AuditTable", "IdempotencyTable"):
+        sse = template["Resources"][logical_id]["Properties"]["SSESpecification"]
+        assert sse["KMSMasterKeyId"] == {"Ref": "PipelineKey"}
+    for logical_id in ("EventsDeadLetterQueue", "FailedInvocationsQueue"):
+        props = template["Resources"][logical_id]["Properties"]
+        assert props["KmsMasterKeyId"] == {"Ref": "PipelineKey"}
+        assert props["MessageRetentionPeriod"] == 14 * 24 * 3600
