@@ -164,6 +164,12 @@ def deadline_error(deps: Deps, run: Run) -> PipelineError:
 def record_error(deps: Deps, run: Run, step: str, error: PipelineError, trigger: str | None) -> Run | None:
     """Transient errors retry with exponential backoff within the state's budget; others fail the run now."""
     now = deps.clock.now()
+    if run.status.is_terminal:
+        # Only the notification acts on finished runs: release its claim so the check retries it shortly.
+        delay = timedelta(seconds=60 * 2 ** min(run.attempts, 5))
+        message = f"notification failed, retry in {int(delay.total_seconds())}s: {error.message}"
+        return touch(deps, run, step, "retry", message, trigger, notify_claimed_at=None,
+                     attempts=run.attempts + 1, next_check_at=now + delay)
     policy = deps.pipeline(run.pipeline).policy(run.status)
     attempts = run.attempts + 1
     run_error = RunError(

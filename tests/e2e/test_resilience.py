@@ -1,0 +1,153 @@
+"""Runs always finish: lost, late, duplicated and reordered events; AWS errors; AWS that never finishes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from local_runtime.runtime import Durations, Fault, InjectedError
+from local_runtime.world import default_config
+from tests.e2e.helpers import assert_exactly_once, calls, transitions
+
+pytestmark = pytest.mark.mariadb
+
+RDS_EVENTS = ["RDS-EVENT-0003", "RDS-EVENT-0171", "RDS-EVENT-0170", "RDS-EVENT-0005", "RDS-EVENT-0016"]
+PIPELINE_EVENTS = ["RunRequested", "SnapshotCopied", "TargetDeleted", "ClusterAvailable", "DatabaseReady",
+                   "RunSucceeded"]
+
+
+@pytest.mark.parametrize(
+    "dropped",
+    [
+        pytest.param(["RDS-EVENT-0003", "RDS-EVENT-0171"], id="target-deleted"),
+        pytest.param(["RDS-EVENT-0170", "RDS-EVENT-0005"], id="cluster-and-instances-available"),
+        pytest.param(["RDS-EVENT-0016"], id="master-password-applied"),
+        pytest.param(PIPELINE_EVENTS, id="every-pipeline-event"),
+        pytest.param(RDS_EVENTS + PIPELINE_EVENTS, id="everything-but-the-trigger"),
+    ],
+)
+def test_lost_events_are_made_up_by_the_check(harness: Any, dropped: list[str]) -> None:
+    # RDS events are lost for good; a lost pipeline event is lost twice (the check re-emits it each time).
+    h = harness(faults=[Fault(event, "drop", times=2 if event in PIPELINE_EVENTS else 1_000) for event in dropped])
+    h.world.nightly_snapshot(h.runtime)
+    [run] = h.run_to_end()
+    assert run.status.value == "SUCCEEDED", run.failure
+    assert_exactly_once(h)
+    # The adaptive schedule bounds how often AWS is asked; a naive 1-minute poll would make ~60 calls.
+    assert calls(h, "DescribeDBClusterSnapshots") <= 12
+    assert calls(h, "DescribeDBClusters") <= 30
+    assert (run.ended_at - run.created_at) < timedelta(hours=2)
+
+
+def test_copy_is_detected_from_progress_with_few_looks(harness: Any) -> None:
+    """Aurora emits nothing when a copy ends: looks follow PercentProgress, not a fixed 1-minute poll."""
+    h = harness(durations=Durations(copy=3 * 3600))
+    h.world.nightly_snapshot(h.runtime)
+    [run] = h.run_to_end()
+    assert run.status.value == "SUCCEEDED"
+    looks = [r for r in h.trail(run.run_id) if r.step == "check-copy-status"]
+    assert len(looks) <= 16, [r.message for r in looks]
+    copying = run.timings["COPYING"]
+    assert copying.seconds is not None and copying.seconds < 3 * 3600 + 20 * 60, "detected within 20 minutes"
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        pytest.param([Fault(e, "delay", delay=45 * 60) for e in RDS_EVENTS], id="rds-events-45-min-late"),
+        pytest.param([Fault(e, "duplicate") for e in RDS_EVENTS + PIPELINE_EVENTS + ["RunCheckDue"]],
+                     id="every-event-twice"),
+        pytest.param([Fault("RDS-EVENT-0003", "delay", delay=3600), Fault("RDS-EVENT-0170", "delay", delay=1800),
+                      Fault("RunRequested", "delay", delay=400)], id="out-of-order"),
+    ],
+)
+def test_late_duplicate_and_reordered_events_give_one_success(harness: Any, faults: list[Fault]) -> None:
+    h = harness(faults=faults)
+    h.world.nightly_snapshot(h.runtime)
+    [run] = h.run_to_end()
+    assert run.status.value == "SUCCEEDED", run.failure
+    assert_exactly_once(h)
+    moves = [str(t.to_status) for t in transitions(h, run.run_id)]
+    assert moves == ["REQUESTED", "COPYING", "REPLACING_TARGET", "RESTORING", "CONFIGURING_DB", "ARCHIVING",
+                     "SUCCEEDED"]
+
+
+@pytest.mark.parametrize(
+    "operation",
+    ["CopyDBClusterSnapshot", "DescribeDBClusterSnapshots", "DeleteDBInstance", "DeleteDBCluster",
+     "RestoreDBClusterFromSnapshot", "CreateDBInstance", "ModifyDBCluster", "DeleteDBClusterSnapshot",
+     "PutSecretValue", "Publish", "PutEvents", "TransactWriteItems"],
+)
+def test_throttling_that_clears_is_retried_to_success(harness: Any, operation: str) -> None:
+    h = harness(errors=[InjectedError(operation, "ThrottlingException", times=2)])
+    h.world.nightly_snapshot(h.runtime)
+    [run] = h.run_to_end()
+    assert run.status.value == "SUCCEEDED", run.failure
+    assert_exactly_once(h)
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "words"),
+    [
+        ("CopyDBClusterSnapshot", "KMSKeyNotAccessibleFault", "KMS key not accessible"),
+        ("CopyDBClusterSnapshot", "SnapshotQuotaExceeded", "snapshot quota reached"),
+        ("DeleteDBCluster", "AccessDenied", "missing IAM permission"),
+        ("RestoreDBClusterFromSnapshot", "AccessDenied", "missing IAM permission"),
+        ("ModifyDBCluster", "AccessDenied", "missing IAM permission"),
+    ],
+)
+def test_permanent_errors_fail_fast_with_the_cause(harness: Any, operation: str, code: str, words: str) -> None:
+    h = harness(errors=[InjectedError(operation, code, times=100)])
+    h.world.nightly_snapshot(h.runtime)
+    [run] = h.run_to_end()
+    assert run.status.value == "FAILED"
+    assert run.failure is not None and run.failure.code == code and words in run.failure.message
+    assert calls(h, operation, region=None) == 0 or operation == "DeleteDBCluster"
+    assert not [r for r in h.trail(run.run_id) if r.kind == "retry"], "a permanent error is not retried"
+    [message] = h.world.notifications()
+    assert "FAILED" in message and code in message and words in message
+    assert any(r.kind == "transition" and r.code is None and words in r.message for r in h.trail(run.run_id))
+
+
+def test_throttling_that_never_clears_spends_the_retry_budget(harness: Any) -> None:
+    h = harness(errors=[InjectedError("RestoreDBClusterFromSnapshot", "ThrottlingException", times=1000)])
+    h.world.nightly_snapshot(h.runtime)
+    [run] = h.run_to_end()
+    assert run.status.value == "FAILED" and run.failure is not None
+    assert "gave up after 5 attempts" in run.failure.message
+    retries = [r for r in h.trail(run.run_id) if r.kind == "retry"]
+    assert len(retries) == 4
+    gaps = [(b.at - a.at).total_seconds() for a, b in zip(retries, retries[1:], strict=False)]
+    assert gaps == sorted(gaps), "exponential backoff"
+
+
+def test_copy_stuck_forever_fails_at_its_deadline(harness: Any) -> None:
+    config = default_config(policies={"COPYING": {"deadline_minutes": 90, "min_poll_seconds": 60,
+                                                  "max_poll_seconds": 900}})
+    h = harness(config, copy_stuck_at=40)
+    h.world.nightly_snapshot(h.runtime)
+    [run] = h.run_to_end()
+    assert run.status.value == "FAILED" and run.failure is not None
+    assert run.failure.code == "DeadlineExceeded" and "COPYING did not finish within 90 minutes" in run.failure.message
+    entered = run.timings["COPYING"].started_at
+    assert run.ended_at is not None and run.ended_at <= entered + timedelta(minutes=92)
+    [message] = h.world.notifications()
+    assert "DeadlineExceeded" in message
+    assert calls(h, "RestoreDBClusterFromSnapshot") == 0 and calls(h, "DeleteDBCluster") == 0
+
+
+def test_rerun_is_refused_while_a_run_is_active_and_starts_fresh_after_failure(harness: Any) -> None:
+    h = harness(errors=[InjectedError("DeleteDBCluster", "AccessDenied", times=1)])
+    h.world.nightly_snapshot(h.runtime)
+    h.runtime.run_until(lambda: bool(h.runs()) and h.runs()[0].status.value == "COPYING")
+    h.runtime.put_pipeline_event("RestoreRequested", {"version": "1", "pipeline": "nightly", "request_id": "early"})
+    [failed] = h.run_to_end()
+    assert failed.status.value == "FAILED"
+    refusals = [r for r in h.runtime.deps.store.audit_trail("pipeline#nightly") if r.kind == "refused"]
+    assert len(refusals) == 1 and "already has an active run" in refusals[0].message
+    h.runtime.put_pipeline_event("RestoreRequested", {"version": "1", "pipeline": "nightly", "request_id": "retry"})
+    runs = h.run_to_end(runs=2)
+    fresh = next(r for r in runs if r.run_id != failed.run_id)
+    assert fresh.status.value == "SUCCEEDED" and fresh.copy_snapshot_id != failed.copy_snapshot_id
