@@ -73,7 +73,7 @@ class Fault:
     """Applies to events whose EventID (RDS) or detail-type (pipeline) equals `match`."""
 
     match: str
-    action: str  # "drop" | "duplicate" | "delay"
+    action: str  # "drop" | "duplicate" | "delay" | "concurrent" (a second delivery runs inside the first)
     times: int = 1_000_000
     delay: int = 0
 
@@ -166,6 +166,7 @@ class LocalRuntime:
         self._seq = itertools.count()
         self._crash_pending = False
         self._doomed: dict[tuple[str, str], Any] = {}
+        self._interleave: Callable[[], None] | None = None
         self._template = template or load_template()
         self._specs = functions(self._template)
         self._handlers = {spec.step: self._load_handler(spec) for spec in self._specs}
@@ -224,6 +225,7 @@ class LocalRuntime:
         """Put an event on a bus, subject to the configured faults."""
         key = _event_key(envelope)
         delays = [latency]
+        concurrent = False
         for fault in self.faults:
             if fault.match != key or fault.times <= 0:
                 continue
@@ -234,8 +236,10 @@ class LocalRuntime:
                 delays = delays + [d + 1 for d in delays]
             elif fault.action == "delay":
                 delays = [d + fault.delay for d in delays]
+            elif fault.action == "concurrent":
+                concurrent = True
         for delay in delays:
-            self.schedule(delay, "event", (bus, envelope, None, 0))
+            self.schedule(delay, "event", (bus, envelope, None, 0, concurrent))
 
     def emit_rds_event(
         self,
@@ -312,16 +316,21 @@ class LocalRuntime:
                 self._route(*item.payload)
         return True
 
-    def _route(self, bus: str, envelope: dict[str, Any], only: Step | None, attempt: int) -> None:
+    def _route(self, bus: str, envelope: dict[str, Any], only: Step | None, attempt: int,
+               concurrent: bool = False) -> None:
         key = _event_key(envelope)
         if only is not None:
             self._invoke(only, envelope, bus, key, attempt)
             return
         for rule in self.rules:
             if rule.bus == bus and rule.matches(envelope):
-                self._invoke(rule.step, envelope, bus, key, attempt)
+                self._invoke(rule.step, envelope, bus, key, attempt, concurrent)
 
-    def _invoke(self, step: Step, envelope: dict[str, Any], bus: str, key: str, attempt: int) -> None:
+    def _invoke(self, step: Step, envelope: dict[str, Any], bus: str, key: str, attempt: int,
+                concurrent: bool = False) -> None:
+        if concurrent:
+            # The twin delivery runs to completion while this one is between its AWS call and its state write.
+            self._interleave = lambda: self._invoke(step, envelope, bus, key, attempt)
         handler = self._handlers[step]
         context = FakeLambdaContext(f"aurora-restore-{step.value}")
         delivery = Delivery(self.clock.now(), bus, str(envelope.get("detail-type")), key, step.value, attempt, "")
@@ -341,7 +350,7 @@ class LocalRuntime:
 
     def _lambda_retry(self, step: Step, bus: str, envelope: dict[str, Any], attempt: int, delivery: Delivery) -> None:
         if attempt < len(LAMBDA_RETRY_DELAYS):
-            self.schedule(LAMBDA_RETRY_DELAYS[attempt], "event", (bus, envelope, step, attempt + 1))
+            self.schedule(LAMBDA_RETRY_DELAYS[attempt], "event", (bus, envelope, step, attempt + 1, False))
         else:
             self.on_failure.append(delivery)
 
@@ -392,6 +401,10 @@ class LocalRuntime:
             envelope["source"] = entry["Source"]
             self.publish(bus, envelope, self.durations.pipeline_event_latency)
 
+    def take_interleave(self) -> Callable[[], None] | None:
+        pending, self._interleave = self._interleave, None
+        return pending
+
     def take_crash(self) -> bool:
         pending, self._crash_pending = self._crash_pending, False
         return pending
@@ -410,10 +423,20 @@ class _CrashingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def write(self, *args: Any, **kwargs: Any) -> Any:
+    def _before_write(self) -> None:
+        twin = self._runtime.take_interleave()
+        if twin is not None:
+            twin()
         if self._runtime.take_crash():
             raise SimulatedCrash("crashed after the AWS call, before the state write")
+
+    def write(self, *args: Any, **kwargs: Any) -> Any:
+        self._before_write()
         return self._inner.write(*args, **kwargs)
+
+    def create_run(self, *args: Any, **kwargs: Any) -> Any:
+        self._before_write()
+        return self._inner.create_run(*args, **kwargs)
 
 
 class _HookedClientFactory(ClientFactory):

@@ -95,6 +95,7 @@ class World:
         self.client("ssm").put_parameter(Name=self.config_parameter, Type="String", Value=json.dumps(self.raw_config))
         for pipeline in self.config.pipelines:
             self._pipeline_estate(pipeline.name, previous_target, old_copies)
+        self._settle()
         return self
 
     def _pipeline_estate(self, name: str, previous_target: bool, old_copies: int) -> None:
@@ -156,6 +157,14 @@ class World:
         anchor = pipeline.target_cluster_id if previous_target else None
         for index in range(old_copies):
             self._old_copy(pipeline.name, pipeline.target_region, pipeline.source_cluster_id, anchor, index)
+
+    def _settle(self) -> None:
+        """Everything the world starts with is `available` (the runtime's lifecycle keeps moto from flipping it)."""
+        from moto.rds.models import rds_backends
+
+        for backend in rds_backends[self.account].values():
+            for cluster in backend.clusters.values():
+                cluster.status = "available"
 
     def _drop_automated(self, region: str, cluster_id: str) -> None:
         rds = self.client("rds", region)

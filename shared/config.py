@@ -226,6 +226,9 @@ class AppConfig(Strict):
         targets = [(p.target_region, p.target_cluster_id.lower()) for p in self.pipelines]
         if len(targets) != len(set(targets)):
             raise ValueError("two pipelines must not share a target cluster")
+        secrets = [(p.target_region, p.database.master_secret_id) for p in self.pipelines]
+        if len(secrets) != len(set(secrets)):
+            raise ValueError("each pipeline needs its own database.master_secret_id (it is rotated every run)")
         sources = {(p.source_region, p.source_cluster_id.lower()) for p in self.pipelines}
         clash = sources.intersection(targets)
         if clash:

@@ -98,3 +98,12 @@ def test_not_json_is_a_config_error() -> None:
 def test_cross_account_is_refused_clearly() -> None:
     with pytest.raises(ConfigError, match="cross-account"):
         parse_config(with_pipeline(source_account_id="111111111111", target_account_id="222222222222"))
+
+
+def test_pipelines_may_not_share_a_master_secret() -> None:
+    config = default_config()
+    second = deepcopy(config["pipelines"][0])
+    second.update(name="second", source_cluster_id="other-source", target_cluster_id="other-target")
+    config["pipelines"].append(second)
+    with pytest.raises(ConfigError, match="master_secret_id"):
+        parse_config(config)
