@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from datetime import datetime
+from typing import Any
 
 from local_runtime.mariadb import MariaDBServer
 
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if ok else 1
 
 
-def _run_to_end(runtime: object) -> list:  # type: ignore[type-arg]
+def _run_to_end(runtime: object) -> list[Any]:
     from local_runtime.runtime import LocalRuntime
 
     assert isinstance(runtime, LocalRuntime)

@@ -331,9 +331,7 @@ class MariaDBServer(_Admin):
 
     def root(self) -> pymysql.connections.Connection:
         """An administrator connection over the unix socket (socket authentication, no password)."""
-        return pymysql.connect(
-            unix_socket=self._socket, user=self.admin_user, autocommit=True, connect_timeout=5
-        )
+        return pymysql.connect(unix_socket=self._socket, user=self.admin_user, autocommit=True, connect_timeout=5)
 
     def _terminate(self) -> None:
         proc, self._proc = self._proc, None

@@ -189,7 +189,8 @@ class LocalRuntime:
     def _load_handler(spec: FunctionSpec) -> Callable[..., dict[str, Any]]:
         module_name = spec.code_uri.strip("/").replace("/", ".") + "." + spec.handler.rsplit(".", 1)[0]
         module = importlib.import_module(module_name)
-        return getattr(module, spec.handler.rsplit(".", 1)[1])  # type: ignore[no-any-return]
+        handler: Callable[..., dict[str, Any]] = getattr(module, spec.handler.rsplit(".", 1)[1])
+        return handler
 
     def _schedule_seconds(self) -> int:
         params = parameter_defaults(self._template)
@@ -316,8 +317,9 @@ class LocalRuntime:
                 self._route(*item.payload)
         return True
 
-    def _route(self, bus: str, envelope: dict[str, Any], only: Step | None, attempt: int,
-               concurrent: bool = False) -> None:
+    def _route(
+        self, bus: str, envelope: dict[str, Any], only: Step | None, attempt: int, concurrent: bool = False
+    ) -> None:
         key = _event_key(envelope)
         if only is not None:
             self._invoke(only, envelope, bus, key, attempt)
@@ -326,8 +328,9 @@ class LocalRuntime:
             if rule.bus == bus and rule.matches(envelope):
                 self._invoke(rule.step, envelope, bus, key, attempt, concurrent)
 
-    def _invoke(self, step: Step, envelope: dict[str, Any], bus: str, key: str, attempt: int,
-                concurrent: bool = False) -> None:
+    def _invoke(
+        self, step: Step, envelope: dict[str, Any], bus: str, key: str, attempt: int, concurrent: bool = False
+    ) -> None:
         if concurrent:
             # The twin delivery runs to completion while this one is between its AWS call and its state write.
             self._interleave = lambda: self._invoke(step, envelope, bus, key, attempt)
@@ -467,7 +470,7 @@ class _HookedClientFactory(ClientFactory):
                 "Error": {"Code": error.code, "Message": error.message},
                 "ResponseMetadata": {"HTTPStatusCode": error.status},
             }
-            return AWSResponse("https://local", error.status, {}, None), parsed
+            return AWSResponse("https://local", error.status, {}, None), parsed  # type: ignore[arg-type]
 
         def after(http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
             if http_response.status_code >= 300:
@@ -534,9 +537,16 @@ class _RdsEmulator:
         def gone() -> None:
             if self.backend.databases.get(instance_id) is instance:
                 del self.backend.databases[instance_id]
-            self.rt.emit_rds_event(self.region, "RDS DB Instance Event", "RDS-EVENT-0003",
-                                   self._arn("db", instance_id), instance_id, "DB_INSTANCE", "DB instance deleted",
-                                   "deletion")
+            self.rt.emit_rds_event(
+                self.region,
+                "RDS DB Instance Event",
+                "RDS-EVENT-0003",
+                self._arn("db", instance_id),
+                instance_id,
+                "DB_INSTANCE",
+                "DB instance deleted",
+                "deletion",
+            )
 
         self._later(self.d.instance_delete, gone)
 
@@ -554,9 +564,16 @@ class _RdsEmulator:
         def gone() -> None:
             if self.backend.clusters.get(cluster_id) is cluster:
                 del self.backend.clusters[cluster_id]
-            self.rt.emit_rds_event(self.region, "RDS DB Cluster Event", "RDS-EVENT-0171",
-                                   self._arn("cluster", cluster_id), cluster_id, "CLUSTER", "DB cluster deleted",
-                                   "deletion")
+            self.rt.emit_rds_event(
+                self.region,
+                "RDS DB Cluster Event",
+                "RDS-EVENT-0171",
+                self._arn("cluster", cluster_id),
+                cluster_id,
+                "CLUSTER",
+                "DB cluster deleted",
+                "deletion",
+            )
 
         self._later(self.d.cluster_delete, gone)
 

@@ -53,7 +53,7 @@ def _constructor(long_name: str) -> Any:
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            value = loader.construct_mapping(node, deep=True)
         return {long_name: value}
 
     return construct
@@ -103,7 +103,7 @@ class Rule:
     matcher: EventPattern = field(compare=False, hash=False, repr=False)
 
     def matches(self, event: dict[str, Any]) -> bool:
-        return bool(self.matcher.matches_event(event))
+        return bool(self.matcher.matches_event(event))  # type: ignore[arg-type]
 
 
 @dataclass

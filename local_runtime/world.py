@@ -255,7 +255,7 @@ class World:
 
     def notifications(self) -> list[str]:
         sqs = self.client("sqs")
-        messages = []
+        messages: list[str] = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not batch:

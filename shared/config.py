@@ -99,7 +99,7 @@ class TlsConfig(Strict):
 
 
 class DatabaseConfig(Strict):
-    master_secret_id: str = "aurora-restore/db-credentials"
+    master_secret_id: str = "aurora-restore/db-credentials"  # noqa: S105 - a secret's name, not a secret
     tls: TlsConfig = Field(default_factory=TlsConfig)
     post_restore_sql: list[str] = Field(default_factory=list, description="run in order, before users")
     roles: list[RoleConfig] = Field(default_factory=list)

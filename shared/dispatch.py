@@ -34,11 +34,11 @@ from shared.steps import (
     delete_rds,
     orchestrator_check,
     restore_snapshot,
+    runflow,
     setup_db_users,
-    sns_notification,
     snapshot_check,
+    sns_notification,
 )
-from shared.steps import runflow
 from shared.steps.context import Deps
 from shared.transitions import DetailType, Step
 
@@ -105,7 +105,7 @@ def parse_event(raw: Any) -> ParsedEvent:
         if source == PIPELINE_SOURCE:
             envelope = PipelineEvent.model_validate(raw)
             try:
-                kind = DetailType(detail_type)
+                kind = DetailType(str(detail_type))
             except ValueError:
                 raise Rejected(f"unknown detail-type {detail_type!r} from {PIPELINE_SOURCE}") from None
             detail = DETAIL_MODELS[kind].model_validate(envelope.detail)

@@ -44,7 +44,7 @@ class RdsEventDetail(BaseModel):
 
 
 class RdsEvent(EventBridgeModel):
-    detail: RdsEventDetail  # type: ignore[assignment]
+    detail: RdsEventDetail
 
 
 class PipelineDetail(BaseModel):
@@ -82,7 +82,7 @@ class RestoreRequestedDetail(BaseModel):
 
 
 class PipelineEvent(EventBridgeModel):
-    detail: dict[str, Any]  # type: ignore[assignment]
+    detail: dict[str, Any]
 
 
 DETAIL_MODELS: dict[DetailType, type[BaseModel]] = {

@@ -1,4 +1,4 @@
-"""aurora-restore-archive-snapshot: thin Lambda entry point; the step's logic lives in shared/steps/archive_snapshot.py."""
+"""aurora-restore-archive-snapshot: thin Lambda entry point; the logic lives in shared/steps/archive_snapshot.py."""
 
 from shared.lambda_kit import step_handler
 from shared.transitions import Step

@@ -1,4 +1,4 @@
-"""aurora-restore-check-copy-status: thin Lambda entry point; the step's logic lives in shared/steps/check_copy_status.py."""
+"""aurora-restore-check-copy-status: thin Lambda entry point; the logic lives in shared/steps/check_copy_status.py."""
 
 from shared.lambda_kit import step_handler
 from shared.transitions import Step

@@ -1,4 +1,4 @@
-"""aurora-restore-check-restore-status: thin Lambda entry point; the step's logic lives in shared/steps/check_restore_status.py."""
+"""aurora-restore-check-restore-status: thin Lambda entry point; logic in shared/steps/check_restore_status.py."""
 
 from shared.lambda_kit import step_handler
 from shared.transitions import Step

@@ -1,4 +1,4 @@
-"""aurora-restore-orchestrator-check: thin Lambda entry point; the step's logic lives in shared/steps/orchestrator_check.py."""
+"""aurora-restore-orchestrator-check: thin Lambda entry point; the logic lives in shared/steps/orchestrator_check.py."""
 
 from shared.lambda_kit import step_handler
 from shared.transitions import Step

@@ -1,4 +1,4 @@
-"""aurora-restore-sns-notification: thin Lambda entry point; the step's logic lives in shared/steps/sns_notification.py."""
+"""aurora-restore-sns-notification: thin Lambda entry point; the logic lives in shared/steps/sns_notification.py."""
 
 from shared.lambda_kit import step_handler
 from shared.transitions import Step

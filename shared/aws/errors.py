@@ -37,6 +37,7 @@ TRANSIENT_CODES = frozenset(
     }
 )
 
+_QUOTA = "snapshot quota reached ({op}): delete old manual cluster snapshots or raise the quota"
 _HINTS = {
     "AccessDenied": "missing IAM permission: {op} was denied; check the function's role policy",
     "AccessDeniedException": "missing IAM permission: {op} was denied; check the function's role policy",
@@ -45,8 +46,8 @@ _HINTS = {
         "KMS key not accessible for {op}: the key must exist in the target region, be enabled, and allow "
         "this role kms:CreateGrant/kms:DescribeKey/kms:Decrypt"
     ),
-    "SnapshotQuotaExceeded": "snapshot quota reached ({op}): delete old manual cluster snapshots or raise the quota",
-    "SnapshotQuotaExceededFault": "snapshot quota reached ({op}): delete old manual cluster snapshots or raise the quota",
+    "SnapshotQuotaExceeded": _QUOTA,
+    "SnapshotQuotaExceededFault": _QUOTA,
     "DBClusterQuotaExceededFault": "DB cluster quota reached ({op}): raise the quota or remove unused clusters",
     "InstanceQuotaExceeded": "DB instance quota reached ({op}): raise the quota or remove unused instances",
     "StorageQuotaExceeded": "storage quota reached ({op})",

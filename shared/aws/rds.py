@@ -96,13 +96,13 @@ class Rds:
             _SNAPSHOT_MISSING,
             lambda: self._client.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier),
         )
-        items = (found or {}).get("DBClusterSnapshots", [])
+        items = found["DBClusterSnapshots"] if found else []
         return _snapshot(items[0]) if items else None
 
     def newest_automated_snapshot(self, cluster_id: str) -> SnapshotView | None:
         snapshots = self._paginate_snapshots(DBClusterIdentifier=cluster_id, SnapshotType="automated")
         available = [s for s in snapshots if s.status == "available" and s.created_at is not None]
-        return max(available, key=lambda s: s.created_at or 0, default=None)  # type: ignore[arg-type,return-value]
+        return max(available, key=lambda s: s.created_at.timestamp() if s.created_at else 0.0, default=None)
 
     def list_manual_snapshots(self, tag_key: str, tag_value: str) -> list[SnapshotView]:
         snapshots = self._paginate_snapshots(SnapshotType="manual")
@@ -139,7 +139,8 @@ class Rds:
 
     def add_tags(self, arn: str, tags: dict[str, str]) -> None:
         self._call(
-            "AddTagsToResource", lambda: self._client.add_tags_to_resource(ResourceName=arn, Tags=_tag_list(tags))
+            "AddTagsToResource",
+            lambda: self._client.add_tags_to_resource(ResourceName=arn, Tags=_tag_list(tags)),  # type: ignore[arg-type]
         )
 
     # Clusters and instances ------------------------------------------------------------------------------------
@@ -149,7 +150,7 @@ class Rds:
             _CLUSTER_MISSING,
             lambda: self._client.describe_db_clusters(DBClusterIdentifier=cluster_id),
         )
-        items = (found or {}).get("DBClusters", [])
+        items = found["DBClusters"] if found else []
         return _cluster(items[0]) if items else None
 
     def find_instance(self, instance_id: str) -> InstanceView | None:
@@ -158,7 +159,7 @@ class Rds:
             _INSTANCE_MISSING,
             lambda: self._client.describe_db_instances(DBInstanceIdentifier=instance_id),
         )
-        items = (found or {}).get("DBInstances", [])
+        items = found["DBInstances"] if found else []
         return _instance(items[0]) if items else None
 
     def delete_instance(self, instance_id: str) -> None:

@@ -115,7 +115,7 @@ class DynamoStateStore:
             if codes and codes[0] == "ConditionalCheckFailed":
                 raise RunExistsError(run.run_id) from None
             if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                holder = _from_item(reasons[1].get("Item") or {}).get("run_id")
+                holder = _from_item(dict(reasons[1].get("Item") or {})).get("run_id")
                 raise TargetBusyError(lock_key, str(holder) if holder else None) from None
             if "TransactionConflict" in codes:
                 raise TargetBusyError(lock_key, None) from None
@@ -173,7 +173,7 @@ class DynamoStateStore:
                 }
             )
         try:
-            self._client.transact_write_items(TransactItems=items)
+            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as exc:
             reasons = exc.response.get("CancellationReasons") or []
             codes = [r.get("Code") for r in reasons]

@@ -78,7 +78,9 @@ def advance(deps: Deps, run: Run, trigger: str | None) -> None:
         return
     guard(deps, pipeline, cluster)
     if cluster.status == "deleting":
-        runflow.wait(deps, run, STEP, backoff, f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171", trigger)
+        runflow.wait(
+            deps, run, STEP, backoff, f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171", trigger
+        )
         return
     remaining = _delete_members(rds, pipeline, cluster)
     try:
@@ -86,7 +88,9 @@ def advance(deps: Deps, run: Run, trigger: str | None) -> None:
     except PipelineError as exc:
         if exc.code != "InvalidDBClusterStateFault":
             raise
-        runflow.wait(deps, run, STEP, backoff, f"instances deleting ({len(remaining)} left); cluster delete next", trigger)
+        runflow.wait(
+            deps, run, STEP, backoff, f"instances deleting ({len(remaining)} left); cluster delete next", trigger
+        )
         return
     runflow.wait(
         deps,

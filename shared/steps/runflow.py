@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.naming import lock_key_for
 from shared.errors import PipelineError, StaleRunError
 from shared.events import OutgoingEvent, PipelineDetail, RunCheckDueDetail, RunFinishedDetail
 from shared.model import AuditKind, AuditRecord, Run, RunError, RunStatus, StepTiming
+from shared.naming import lock_key_for
 from shared.steps.context import Deps
 from shared.transitions import STATES, DetailType, can_transition
 
@@ -168,8 +168,17 @@ def record_error(deps: Deps, run: Run, step: str, error: PipelineError, trigger:
         # Only the notification acts on finished runs: release its claim so the check retries it shortly.
         delay = timedelta(seconds=60 * 2 ** min(run.attempts, 5))
         message = f"notification failed, retry in {int(delay.total_seconds())}s: {error.message}"
-        return touch(deps, run, step, "retry", message, trigger, notify_claimed_at=None,
-                     attempts=run.attempts + 1, next_check_at=now + delay)
+        return touch(
+            deps,
+            run,
+            step,
+            "retry",
+            message,
+            trigger,
+            notify_claimed_at=None,
+            attempts=run.attempts + 1,
+            next_check_at=now + delay,
+        )
     policy = deps.pipeline(run.pipeline).policy(run.status)
     attempts = run.attempts + 1
     run_error = RunError(

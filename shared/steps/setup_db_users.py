@@ -13,7 +13,7 @@ from shared.config import DatabaseConfig
 from shared.errors import PipelineError
 from shared.model import Run, RunStatus
 from shared.ports import ClusterView, SecretsGateway, SqlSession
-from shared.sql.statements import Statement, role_statements, user_statements
+from shared.sql.statements import Flavor, Statement, role_statements, user_statements
 from shared.steps import runflow
 from shared.steps.context import Deps
 from shared.transitions import Step
@@ -61,7 +61,7 @@ def configure(session: SqlSession, db: DatabaseConfig, vault: SecretsGateway) ->
     for sql in db.post_restore_sql:
         session.execute(sql)
     _execute(session, role_statements(db))
-    flavor = "mariadb" if session.flavor == "mariadb" else "mysql"
+    flavor: Flavor = "mariadb" if session.flavor == "mariadb" else "mysql"
     for user in db.users:
         _execute(session, user_statements(user, passwords[user.name], flavor))
     return (

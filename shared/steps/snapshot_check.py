@@ -8,7 +8,7 @@ from typing import Literal
 from shared.config import PipelineConfig
 from shared.errors import PipelineError, RunExistsError, TargetBusyError
 from shared.events import RdsEventDetail, RestoreRequestedDetail
-from shared.model import AuditRecord, Run, RunStatus, StepTiming
+from shared.model import AuditKind, AuditRecord, Run, RunStatus, StepTiming
 from shared.naming import TAG_PIPELINE, copy_snapshot_id, lock_key_for, run_id_for
 from shared.ports import SnapshotView
 from shared.steps import runflow
@@ -27,7 +27,7 @@ def subject_for(pipeline: str) -> str:
 def record(
     deps: Deps,
     subject: str,
-    kind: str,
+    kind: AuditKind,
     message: str,
     trigger: str,
     pipeline: str | None = None,
@@ -41,7 +41,7 @@ def record(
             at=deps.clock.now(),
             kind=kind,
             step=STEP,
-            message=message,  # type: ignore[arg-type]
+            message=message,
             pipeline=pipeline,
             trigger=trigger,
             code=code,

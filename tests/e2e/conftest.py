@@ -52,8 +52,9 @@ def aws() -> Iterator[None]:
 
 @pytest.fixture
 def harness(aws: None, mariadb: Any) -> Callable[..., Harness]:
-    def make(config: dict[str, Any] | None = None, *, build: dict[str, Any] | None = None,
-             **runtime_options: Any) -> Harness:
+    def make(
+        config: dict[str, Any] | None = None, *, build: dict[str, Any] | None = None, **runtime_options: Any
+    ) -> Harness:
         world = World(config or default_config()).build(**(build or {}))
         runtime_options.setdefault("default_database", mariadb)
         runtime = LocalRuntime(world.settings(), **runtime_options)

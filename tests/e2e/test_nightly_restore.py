@@ -59,8 +59,9 @@ def test_nightly_restore_succeeds_on_real_state(harness: Any, mariadb: Any) -> N
 
     # The copy: in the target region, encrypted with the pipeline's key, tagged with the run.
     target = h.rds("us-west-2")
-    copy = target.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=run.copy_snapshot_id)[
-        "DBClusterSnapshots"][0]
+    copy = target.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=run.copy_snapshot_id)["DBClusterSnapshots"][
+        0
+    ]
     key_arn = h.world.client("kms", "us-west-2").describe_key(KeyId="alias/aurora-restore")["KeyMetadata"]["Arn"]
     assert copy["KmsKeyId"] in (key_arn, key_arn.rsplit("/", 1)[-1])
     assert copy["Status"] == "available"
@@ -79,7 +80,8 @@ def test_nightly_restore_succeeds_on_real_state(harness: Any, mariadb: Any) -> N
     # DB users: each logs in over TLS with the password from its secret and has exactly its grants.
     secrets = h.world.client("secretsmanager", "us-west-2")
     master = __import__("json").loads(
-        secrets.get_secret_value(SecretId="aurora-restore/db-credentials")["SecretString"])
+        secrets.get_secret_value(SecretId="aurora-restore/db-credentials")["SecretString"]
+    )
     assert master["password"] != "initial-unknown"
     with tls_login(mariadb, "admin", master["password"]) as admin, admin.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM appdb.customers WHERE email NOT LIKE '%@example.invalid'")
@@ -99,8 +101,10 @@ def test_nightly_restore_succeeds_on_real_state(harness: Any, mariadb: Any) -> N
             assert cursor.fetchone()[0] > 0
 
     # Retention: newest 2 of this pipeline's copies kept, older deleted, nobody else's snapshots touched.
-    manual = {s["DBClusterSnapshotIdentifier"] for s in target.describe_db_cluster_snapshots(
-        SnapshotType="manual")["DBClusterSnapshots"]}
+    manual = {
+        s["DBClusterSnapshotIdentifier"]
+        for s in target.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    }
     assert run.copy_snapshot_id in manual and "ar-nightly-old-1" in manual
     assert "ar-nightly-old-0" not in manual
     assert "nightly-manual-keep-me" in manual
@@ -114,7 +118,14 @@ def test_nightly_restore_succeeds_on_real_state(harness: Any, mariadb: Any) -> N
         assert state in message
     moves = transitions(h, run.run_id)
     assert [str(m.to_status) for m in moves] == [
-        "REQUESTED", "COPYING", "REPLACING_TARGET", "RESTORING", "CONFIGURING_DB", "ARCHIVING", "SUCCEEDED"]
+        "REQUESTED",
+        "COPYING",
+        "REPLACING_TARGET",
+        "RESTORING",
+        "CONFIGURING_DB",
+        "ARCHIVING",
+        "SUCCEEDED",
+    ]
     assert_event_driven(h, run.run_id)
     ran = {d.step for d in h.runtime.deliveries}
     assert ran == {s.value for s in Step}, "all nine steps and the orchestrator check ran"
@@ -140,9 +151,16 @@ def test_rerun_by_custom_event_restores_again_with_pinned_snapshot(harness: Any)
     h = harness()
     first_snapshot = h.world.nightly_snapshot(h.runtime)
     [first] = h.run_to_end()
-    h.runtime.put_pipeline_event("RestoreRequested", {"version": "1", "pipeline": "nightly",
-                                                      "snapshot_identifier": first_snapshot,
-                                                      "requested_by": "dba@example.com", "request_id": "rerun-42"})
+    h.runtime.put_pipeline_event(
+        "RestoreRequested",
+        {
+            "version": "1",
+            "pipeline": "nightly",
+            "snapshot_identifier": first_snapshot,
+            "requested_by": "dba@example.com",
+            "request_id": "rerun-42",
+        },
+    )
     runs = h.run_to_end(runs=2)
     assert len(runs) == 2 and all(r.status.value == "SUCCEEDED" for r in runs)
     second = next(r for r in runs if r.run_id != first.run_id)

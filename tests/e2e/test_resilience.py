@@ -14,8 +14,14 @@ from tests.e2e.helpers import assert_exactly_once, calls, transitions
 pytestmark = pytest.mark.mariadb
 
 RDS_EVENTS = ["RDS-EVENT-0003", "RDS-EVENT-0171", "RDS-EVENT-0170", "RDS-EVENT-0005", "RDS-EVENT-0016"]
-PIPELINE_EVENTS = ["RunRequested", "SnapshotCopied", "TargetDeleted", "ClusterAvailable", "DatabaseReady",
-                   "RunSucceeded"]
+PIPELINE_EVENTS = [
+    "RunRequested",
+    "SnapshotCopied",
+    "TargetDeleted",
+    "ClusterAvailable",
+    "DatabaseReady",
+    "RunSucceeded",
+]
 
 
 @pytest.mark.parametrize(
@@ -57,10 +63,17 @@ def test_copy_is_detected_from_progress_with_few_looks(harness: Any) -> None:
     "faults",
     [
         pytest.param([Fault(e, "delay", delay=45 * 60) for e in RDS_EVENTS], id="rds-events-45-min-late"),
-        pytest.param([Fault(e, "duplicate") for e in RDS_EVENTS + PIPELINE_EVENTS + ["RunCheckDue"]],
-                     id="every-event-twice"),
-        pytest.param([Fault("RDS-EVENT-0003", "delay", delay=3600), Fault("RDS-EVENT-0170", "delay", delay=1800),
-                      Fault("RunRequested", "delay", delay=400)], id="out-of-order"),
+        pytest.param(
+            [Fault(e, "duplicate") for e in RDS_EVENTS + PIPELINE_EVENTS + ["RunCheckDue"]], id="every-event-twice"
+        ),
+        pytest.param(
+            [
+                Fault("RDS-EVENT-0003", "delay", delay=3600),
+                Fault("RDS-EVENT-0170", "delay", delay=1800),
+                Fault("RunRequested", "delay", delay=400),
+            ],
+            id="out-of-order",
+        ),
     ],
 )
 def test_late_duplicate_and_reordered_events_give_one_success(harness: Any, faults: list[Fault]) -> None:
@@ -70,15 +83,33 @@ def test_late_duplicate_and_reordered_events_give_one_success(harness: Any, faul
     assert run.status.value == "SUCCEEDED", run.failure
     assert_exactly_once(h)
     moves = [str(t.to_status) for t in transitions(h, run.run_id)]
-    assert moves == ["REQUESTED", "COPYING", "REPLACING_TARGET", "RESTORING", "CONFIGURING_DB", "ARCHIVING",
-                     "SUCCEEDED"]
+    assert moves == [
+        "REQUESTED",
+        "COPYING",
+        "REPLACING_TARGET",
+        "RESTORING",
+        "CONFIGURING_DB",
+        "ARCHIVING",
+        "SUCCEEDED",
+    ]
 
 
 @pytest.mark.parametrize(
     "operation",
-    ["CopyDBClusterSnapshot", "DescribeDBClusterSnapshots", "DeleteDBInstance", "DeleteDBCluster",
-     "RestoreDBClusterFromSnapshot", "CreateDBInstance", "ModifyDBCluster", "DeleteDBClusterSnapshot",
-     "PutSecretValue", "Publish", "PutEvents", "TransactWriteItems"],
+    [
+        "CopyDBClusterSnapshot",
+        "DescribeDBClusterSnapshots",
+        "DeleteDBInstance",
+        "DeleteDBCluster",
+        "RestoreDBClusterFromSnapshot",
+        "CreateDBInstance",
+        "ModifyDBCluster",
+        "DeleteDBClusterSnapshot",
+        "PutSecretValue",
+        "Publish",
+        "PutEvents",
+        "TransactWriteItems",
+    ],
 )
 def test_throttling_that_clears_is_retried_to_success(harness: Any, operation: str) -> None:
     h = harness(errors=[InjectedError(operation, "ThrottlingException", times=2)])
@@ -124,8 +155,9 @@ def test_throttling_that_never_clears_spends_the_retry_budget(harness: Any) -> N
 
 
 def test_copy_stuck_forever_fails_at_its_deadline(harness: Any) -> None:
-    config = default_config(policies={"COPYING": {"deadline_minutes": 90, "min_poll_seconds": 60,
-                                                  "max_poll_seconds": 900}})
+    config = default_config(
+        policies={"COPYING": {"deadline_minutes": 90, "min_poll_seconds": 60, "max_poll_seconds": 900}}
+    )
     h = harness(config, copy_stuck_at=40)
     h.world.nightly_snapshot(h.runtime)
     [run] = h.run_to_end()

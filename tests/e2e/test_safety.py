@@ -17,9 +17,21 @@ from tests.e2e.helpers import assert_exactly_once, calls
 
 pytestmark = pytest.mark.mariadb
 
-STEP_EVENTS = ["RDS-EVENT-0169", "RunRequested", "RunCheckDue", "SnapshotCopied", "RDS-EVENT-0003",
-               "RDS-EVENT-0171", "TargetDeleted", "RDS-EVENT-0170", "RDS-EVENT-0005", "ClusterAvailable",
-               "RDS-EVENT-0016", "DatabaseReady", "RunSucceeded"]
+STEP_EVENTS = [
+    "RDS-EVENT-0169",
+    "RunRequested",
+    "RunCheckDue",
+    "SnapshotCopied",
+    "RDS-EVENT-0003",
+    "RDS-EVENT-0171",
+    "TargetDeleted",
+    "RDS-EVENT-0170",
+    "RDS-EVENT-0005",
+    "ClusterAvailable",
+    "RDS-EVENT-0016",
+    "DatabaseReady",
+    "RunSucceeded",
+]
 
 
 @pytest.mark.parametrize("event", STEP_EVENTS)
@@ -44,8 +56,15 @@ def test_duplicate_delivery_acts_once(harness: Any, event: str) -> None:
 
 @pytest.mark.parametrize(
     "operation",
-    ["CopyDBClusterSnapshot", "DeleteDBInstance", "DeleteDBCluster", "RestoreDBClusterFromSnapshot",
-     "CreateDBInstance", "ModifyDBCluster", "DeleteDBClusterSnapshot"],
+    [
+        "CopyDBClusterSnapshot",
+        "DeleteDBInstance",
+        "DeleteDBCluster",
+        "RestoreDBClusterFromSnapshot",
+        "CreateDBInstance",
+        "ModifyDBCluster",
+        "DeleteDBClusterSnapshot",
+    ],
 )
 def test_crash_after_the_aws_call_before_the_state_write(harness: Any, operation: str) -> None:
     h = harness(crash_after={operation})
@@ -85,8 +104,10 @@ def test_different_pipelines_run_in_parallel(harness: Any, mariadb: Any) -> None
         h.world.nightly_snapshot(h.runtime, "nightly")
         h.world.nightly_snapshot(h.runtime, "reporting")
         runs = h.run_to_end(runs=2)
-        assert sorted((r.pipeline, r.status.value) for r in runs) == [("nightly", "SUCCEEDED"),
-                                                                     ("reporting", "SUCCEEDED")]
+        assert sorted((r.pipeline, r.status.value) for r in runs) == [
+            ("nightly", "SUCCEEDED"),
+            ("reporting", "SUCCEEDED"),
+        ]
     assert_exactly_once(h, runs=2)
 
 
@@ -147,8 +168,9 @@ def test_target_that_is_a_source_cluster_is_never_deleted(harness: Any) -> None:
     """Configuration validation refuses this; the delete guard refuses it again if a config ever slipped by."""
     h = harness()
     pipeline = h.runtime.deps.config.pipelines[0]
-    rogue = PipelineConfig.model_construct(**{**dict(pipeline), "name": "rogue", "source_cluster_id":
-                                              "staging-aurora", "source_region": "us-west-2"})
+    rogue = PipelineConfig.model_construct(
+        **{**dict(pipeline), "name": "rogue", "source_cluster_id": "staging-aurora", "source_region": "us-west-2"}
+    )
     h.runtime.deps.config = AppConfig.model_construct(pipelines=[pipeline, rogue])
     h.world.nightly_snapshot(h.runtime)
     [run] = h.run_to_end()

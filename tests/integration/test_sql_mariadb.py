@@ -35,9 +35,7 @@ CONFIG = DatabaseConfig(
             grants=[Grant(privileges=["SELECT", "INSERT"], on="appdb.customers")],
         ),
         DbUserConfig(name="reporting", password_secret_id="s", roles=["readers"]),
-        DbUserConfig(
-            name="app", password_secret_id="s", grants=[Grant(privileges=["SELECT"], on="appdb.customers")]
-        ),
+        DbUserConfig(name="app", password_secret_id="s", grants=[Grant(privileges=["SELECT"], on="appdb.customers")]),
     ],
 )
 EXPECTED_GRANTS = {
@@ -67,9 +65,7 @@ def _connector(server: Server, tls: TlsConfig | None = None) -> PyMySqlConnector
 
 
 @contextmanager
-def _session(
-    server: Server, user: str, password: str, tls: TlsConfig | None = None
-) -> Iterator[PyMySqlSession]:
+def _session(server: Server, user: str, password: str, tls: TlsConfig | None = None) -> Iterator[PyMySqlSession]:
     session = _connector(server, tls).connect(ENDPOINT, 3306, user, password)
     try:
         yield session
@@ -171,9 +167,7 @@ def test_verify_full_accepts_the_server_ca_and_rejects_another(restored: Server,
         pytest.skip("external server without AURORA_RESTORE_MYSQL_CA: its certificate cannot be verified")
     wrong_ca = generate_tls_material(tmp_path, common_name="someone else's CA").ca_path
 
-    with _session(
-        restored, MASTER, MASTER_PASSWORD, TlsConfig(mode="verify-full", ca_bundle=restored.ca_path)
-    ) as s:
+    with _session(restored, MASTER, MASTER_PASSWORD, TlsConfig(mode="verify-full", ca_bundle=restored.ca_path)) as s:
         assert s.query("SELECT 1") == [(1,)]
     with pytest.raises(PipelineError) as failed:
         _connector(restored, TlsConfig(mode="verify-full", ca_bundle=wrong_ca)).connect(

@@ -16,16 +16,30 @@ LOCK = lock_key_for("us-west-2", "staging-aurora")
 
 
 def make_run(run_id: str = "r1", status: RunStatus = RunStatus.REQUESTED, next_in: int = 60) -> Run:
-    return Run(run_id=run_id, pipeline="nightly", status=status, created_at=NOW, updated_at=NOW,
-               trigger="rds-event", correlation_id=run_id, source_region="us-east-1", source_snapshot_id="s",
-               source_snapshot_arn="arn", target_region="us-west-2", target_cluster_id="staging-aurora",
-               copy_snapshot_id="c", state_entered_at=NOW, deadline_at=NOW + timedelta(hours=1),
-               next_check_at=NOW + timedelta(seconds=next_in))
+    return Run(
+        run_id=run_id,
+        pipeline="nightly",
+        status=status,
+        created_at=NOW,
+        updated_at=NOW,
+        trigger="rds-event",
+        correlation_id=run_id,
+        source_region="us-east-1",
+        source_snapshot_id="s",
+        source_snapshot_arn="arn",
+        target_region="us-west-2",
+        target_cluster_id="staging-aurora",
+        copy_snapshot_id="c",
+        state_entered_at=NOW,
+        deadline_at=NOW + timedelta(hours=1),
+        next_check_at=NOW + timedelta(seconds=next_in),
+    )
 
 
 def opened(run: Run) -> AuditRecord:
-    return AuditRecord(subject=run.run_id, at=NOW, kind="transition", step="test", message="opened",
-                       to_status=run.status)
+    return AuditRecord(
+        subject=run.run_id, at=NOW, kind="transition", step="test", message="opened", to_status=run.status
+    )
 
 
 def test_one_active_run_per_target(deps: Any) -> None:
@@ -54,8 +68,15 @@ def test_transition_and_audit_are_atomic(deps: Any) -> None:
     store = deps.store
     run = make_run()
     store.create_run(run, LOCK, opened(run))
-    record = AuditRecord(subject="r1", at=NOW, kind="transition", step="t", message="m",
-                         from_status=RunStatus.REQUESTED, to_status=RunStatus.COPYING)
+    record = AuditRecord(
+        subject="r1",
+        at=NOW,
+        kind="transition",
+        step="t",
+        message="m",
+        from_status=RunStatus.REQUESTED,
+        to_status=RunStatus.COPYING,
+    )
     with pytest.raises(StaleRunError):
         store.write(run.model_copy(update={"status": RunStatus.COPYING}), (RunStatus.COPYING, 7), record)
     assert [r.message for r in store.audit_trail("r1")] == ["opened"], "no audit line for a lost write"
@@ -66,8 +87,12 @@ def test_terminal_write_releases_the_lock_and_leaves_the_index_once_notified(dep
     run = make_run(next_in=-10)
     store.create_run(run, LOCK, opened(run))
     assert [r.run_id for r in store.due_runs(RunStatus.REQUESTED, NOW, 10)] == ["r1"]
-    done = store.write(run.model_copy(update={"status": RunStatus.SUCCEEDED, "ended_at": NOW}),
-                       (RunStatus.REQUESTED, 0), None, release_lock=LOCK)
+    done = store.write(
+        run.model_copy(update={"status": RunStatus.SUCCEEDED, "ended_at": NOW}),
+        (RunStatus.REQUESTED, 0),
+        None,
+        release_lock=LOCK,
+    )
     assert store.lock_holder(LOCK) is None
     assert store.due_runs(RunStatus.REQUESTED, NOW, 10) == []
     assert [r.run_id for r in store.due_runs(RunStatus.SUCCEEDED, NOW + timedelta(hours=1), 10)] == ["r1"]

@@ -9,12 +9,22 @@ from shared.aws.errors import translate
 
 
 def client_error(code: str, message: str = "boom", status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message},
-                        "ResponseMetadata": {"HTTPStatusCode": status}}, "CopyDBClusterSnapshot")
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "CopyDBClusterSnapshot",
+    )
 
 
-@pytest.mark.parametrize("code", ["Throttling", "ThrottlingException", "RequestLimitExceeded",
-                                  "InsufficientDBInstanceCapacity", "InvalidDBClusterStateFault"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InsufficientDBInstanceCapacity",
+        "InvalidDBClusterStateFault",
+    ],
+)
 def test_throttling_and_capacity_are_transient(code: str) -> None:
     assert translate(client_error(code), "Op").transient
 
@@ -38,6 +48,8 @@ def test_permanent_errors_say_what_to_do(code: str, words: str) -> None:
 
 
 def test_copy_concurrency_limit_is_transient() -> None:
-    error = translate(client_error("SnapshotQuotaExceeded", "Cannot have more than 5 concurrent copies in progress"),
-                      "CopyDBClusterSnapshot")
+    error = translate(
+        client_error("SnapshotQuotaExceeded", "Cannot have more than 5 concurrent copies in progress"),
+        "CopyDBClusterSnapshot",
+    )
     assert error.transient and "concurrency" in error.message

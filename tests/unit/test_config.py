@@ -39,8 +39,10 @@ def test_default_config_is_valid() -> None:
         ({"retention": {"keep_last": -1}}, "keep_last"),
         ({"unknown_key": 1}, "unknown_key"),
         ({"policies": {"SUCCEEDED": {"deadline_minutes": 5}}}, "non-terminal"),
-        ({"policies": {"COPYING": {"deadline_minutes": 5, "min_poll_seconds": 900, "max_poll_seconds": 60}}},
-         "min_poll_seconds"),
+        (
+            {"policies": {"COPYING": {"deadline_minutes": 5, "min_poll_seconds": 900, "max_poll_seconds": 60}}},
+            "min_poll_seconds",
+        ),
     ],
 )
 def test_invalid_pipeline_is_rejected_with_its_path(changes: dict[str, Any], fragment: str) -> None:
@@ -56,8 +58,11 @@ def test_invalid_pipeline_is_rejected_with_its_path(changes: dict[str, Any], fra
         {"users": [{"name": "x'; DROP USER root; --", "password_secret_id": "s"}]},
         {"users": [{"name": "app", "host": "% OR 1=1", "password_secret_id": "s"}]},
         {"users": [{"name": "app", "password_secret_id": "s", "grants": [{"privileges": ["SUPER"], "on": "*.*"}]}]},
-        {"users": [{"name": "app", "password_secret_id": "s",
-                    "grants": [{"privileges": ["SELECT"], "on": "appdb`.*; --"}]}]},
+        {
+            "users": [
+                {"name": "app", "password_secret_id": "s", "grants": [{"privileges": ["SELECT"], "on": "appdb`.*; --"}]}
+            ]
+        },
         {"users": [{"name": "app", "password_secret_id": "s", "roles": ["nope"]}]},
         {"roles": [{"name": "r`x"}]},
         {"tls": {"mode": "verify-full"}},
@@ -83,8 +88,7 @@ def test_two_pipelines_may_not_share_a_target() -> None:
 def test_a_source_may_not_be_another_pipelines_target() -> None:
     config = default_config()
     second = deepcopy(config["pipelines"][0])
-    second.update(name="second", source_cluster_id="other", target_cluster_id="prod-aurora",
-                  target_region="us-east-1")
+    second.update(name="second", source_cluster_id="other", target_cluster_id="prod-aurora", target_region="us-east-1")
     config["pipelines"].append(second)
     with pytest.raises(ConfigError, match="source cluster is also a target"):
         parse_config(config)

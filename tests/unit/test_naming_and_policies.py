@@ -42,8 +42,15 @@ def test_next_look_follows_observed_progress() -> None:
 
 
 def snapshot(name: str, age_days: int, status: str = "available") -> SnapshotView:
-    return SnapshotView(identifier=name, arn=name, cluster_id="c", status=status, snapshot_type="manual",
-                        engine="aurora-mysql", created_at=NOW - timedelta(days=age_days))
+    return SnapshotView(
+        identifier=name,
+        arn=name,
+        cluster_id="c",
+        status=status,
+        snapshot_type="manual",
+        engine="aurora-mysql",
+        created_at=NOW - timedelta(days=age_days),
+    )
 
 
 def test_retention_keeps_current_and_newest() -> None:

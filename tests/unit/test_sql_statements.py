@@ -69,9 +69,7 @@ def test_user_statements_mariadb_sets_first_role_as_default() -> None:
     statements = user_statements(_reader(), PASSWORD, "mariadb")
 
     assert statements[-1] == Statement("SET DEFAULT ROLE %s FOR %s@%s", ("readers", "reporting", "%"))
-    assert [s.sql for s in statements[:-1]] == [
-        s.sql for s in user_statements(_reader(), PASSWORD, "mysql")[:-1]
-    ]
+    assert [s.sql for s in statements[:-1]] == [s.sql for s in user_statements(_reader(), PASSWORD, "mysql")[:-1]]
 
 
 @pytest.mark.parametrize("flavor", ["mysql", "mariadb"])
