@@ -1,0 +1,127 @@
+"""`python -m ops <command>`: what an on-call operator needs, reading the same tables the pipeline writes.
+
+    python -m ops status [--pipeline nightly]      recent runs, newest first
+    python -m ops show RUN_ID                       one run: summary and its audit trail (timeline)
+    python -m ops stalled [--overdue-minutes 10]    active runs whose next check is overdue or deadline near
+    python -m ops rerun --pipeline nightly [--snapshot rds:prod-...] [--reason ...]
+
+Tables and bus default to the stack's defaults; override with --region/--state-table/--audit-table/--bus or the
+environment variables the functions use (STATE_TABLE_NAME, AUDIT_TABLE_NAME, EVENT_BUS_NAME, TARGET_REGION).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+import boto3
+
+from shared import report
+from shared.aws.state_store import DynamoStateStore
+from shared.clock import iso
+from shared.events import PIPELINE_SOURCE, RestoreRequestedDetail
+from shared.transitions import ACTIVE_STATUSES, DetailType
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--region", default=os.environ.get("TARGET_REGION") or os.environ.get("AWS_REGION"))
+    parser.add_argument("--state-table", default=os.environ.get("STATE_TABLE_NAME", "aurora-restore-state"))
+    parser.add_argument("--audit-table", default=os.environ.get("AUDIT_TABLE_NAME", "aurora-restore-audit"))
+    parser.add_argument("--bus", default=os.environ.get("EVENT_BUS_NAME", "aurora-restore-dev"))
+    commands = parser.add_subparsers(dest="command", required=True)
+    status = commands.add_parser("status", help="recent runs")
+    status.add_argument("--pipeline")
+    status.add_argument("--limit", type=int, default=20)
+    show = commands.add_parser("show", help="one run with its audit trail")
+    show.add_argument("run_id")
+    stalled = commands.add_parser("stalled", help="active runs that need a look")
+    stalled.add_argument("--overdue-minutes", type=int, default=10)
+    rerun = commands.add_parser("rerun", help="publish RestoreRequested")
+    rerun.add_argument("--pipeline", required=True)
+    rerun.add_argument("--snapshot", help="snapshot id or ARN to pin; default: the newest automated one")
+    rerun.add_argument("--reason")
+    return parser
+
+
+def _store(args: argparse.Namespace) -> DynamoStateStore:
+    return DynamoStateStore(boto3.client("dynamodb", region_name=args.region), args.state_table, args.audit_table)
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    runs = _store(args).recent_runs(args.pipeline, args.limit)
+    out.write(f"{'RUN':<26} {'PIPELINE':<12} {'STATUS':<17} {'STARTED':<21} {'NEXT CHECK':<21} LAST ERROR\n")
+    for run in runs:
+        nxt = "-" if run.status.is_terminal and run.notified_at else iso(run.next_check_at)
+        error = (run.failure or run.last_error)
+        out.write(f"{run.run_id:<26} {run.pipeline:<12} {run.status.value:<17} {iso(run.created_at):<21} "
+                  f"{nxt:<21} {error.code + ': ' + error.message[:80] if error else ''}\n")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    store = _store(args)
+    run = store.get_run(args.run_id)
+    if run is None:
+        out.write(f"no run {args.run_id} in {args.state_table}\n")
+        return 1
+    out.write(report.summary(run) + "\n\nAudit trail:\n")
+    for record in store.audit_trail(run.run_id):
+        move = f" {record.from_status}->{record.to_status}" if record.kind == "transition" else ""
+        out.write(f"  {iso(record.at)} {record.step:<21} {record.kind:<10}{move} [{record.trigger or ''}] "
+                  f"{record.message}\n")
+    return 0
+
+
+def cmd_stalled(args: argparse.Namespace, out: TextIO, now: datetime | None = None) -> int:
+    """Overdue: the orchestrator check should have looked by now. Near deadline: less than 10% of time left."""
+    store = _store(args)
+    moment = now or datetime.now(UTC)
+    overdue = moment - timedelta(minutes=args.overdue_minutes)
+    found = 0
+    for status in ACTIVE_STATUSES:
+        for run in store.due_runs(status, moment + timedelta(days=365), 500):
+            window = run.deadline_at - run.state_entered_at
+            reasons = []
+            if run.next_check_at <= overdue:
+                reasons.append(f"check overdue since {iso(run.next_check_at)} (is the orchestrator running?)")
+            if run.deadline_at - moment < window / 10:
+                reasons.append(f"deadline {iso(run.deadline_at)}")
+            if run.last_error:
+                reasons.append(f"retrying after {run.last_error.code} (attempt {run.attempts})")
+            if reasons:
+                found += 1
+                out.write(f"{run.run_id} {run.pipeline} {status.value}: {'; '.join(reasons)}\n")
+    if not found:
+        out.write("no stalled runs\n")
+    return 1 if found else 0
+
+
+def cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
+    detail = RestoreRequestedDetail(pipeline=args.pipeline, snapshot_identifier=args.snapshot,
+                                    request_id=f"ops-{uuid.uuid4().hex[:12]}",
+                                    requested_by=os.environ.get("USER", "operator"), reason=args.reason)
+    events = boto3.client("events", region_name=args.region)
+    response = events.put_events(Entries=[{
+        "Source": PIPELINE_SOURCE, "DetailType": DetailType.RESTORE_REQUESTED.value,
+        "Detail": detail.model_dump_json(exclude_none=True), "EventBusName": args.bus}])
+    if response.get("FailedEntryCount"):
+        out.write(f"rejected by EventBridge: {json.dumps(response['Entries'])}\n")
+        return 1
+    out.write(f"RestoreRequested {detail.request_id} published on {args.bus}; follow it with "
+              f"`python -m ops status --pipeline {args.pipeline}`\n")
+    return 0
+
+
+COMMANDS: dict[str, Any] = {"status": cmd_status, "show": cmd_show, "stalled": cmd_stalled, "rerun": cmd_rerun}
+
+
+def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
+    args = _parser().parse_args(argv)
+    return int(COMMANDS[args.command](args, out))

@@ -1,0 +1,52 @@
+"""The operator commands against the tables a real (emulated) run wrote."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from typing import Any
+
+import boto3
+
+from ops.cli import cmd_stalled, main
+from ops.cli import _parser as parser
+from shared.model import RunStatus
+
+ARGS = ["--region", "us-west-2"]
+
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main([*ARGS, *argv], out)
+    return code, out.getvalue()
+
+
+def test_status_show_and_stalled_follow_a_run(runtime: Any, world: Any) -> None:
+    world.nightly_snapshot(runtime)
+    runtime.run_until(lambda: any(r.status is RunStatus.COPYING for r in runtime.deps.store.recent_runs(None, 5)))
+    code, text = run_cli("status")
+    assert code == 0 and "COPYING" in text and "nightly" in text
+    [run] = runtime.deps.store.recent_runs(None, 5)
+    code, text = run_cli("show", run.run_id)
+    assert code == 0 and "REQUESTED->COPYING" in text and "RDS-EVENT-0169" in text
+    out = io.StringIO()
+    args = parser().parse_args([*ARGS, "stalled"])
+    assert cmd_stalled(args, out, now=run.next_check_at + timedelta(minutes=30)) == 1
+    assert "check overdue" in out.getvalue()
+    assert cmd_stalled(args, io.StringIO(), now=run.updated_at) == 0
+
+
+def test_rerun_publishes_a_valid_restore_requested(world: Any) -> None:
+    sqs = boto3.client("sqs", region_name="us-west-2")
+    events = boto3.client("events", region_name="us-west-2")
+    queue = sqs.create_queue(QueueName="capture")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="capture", EventBusName="aurora-restore-dev",
+                    EventPattern=json.dumps({"source": ["aurora-restore"], "detail-type": ["RestoreRequested"]}))
+    events.put_targets(Rule="capture", EventBusName="aurora-restore-dev", Targets=[{"Id": "q", "Arn": arn}])
+    code, text = run_cli("rerun", "--pipeline", "nightly", "--snapshot", "rds:prod-aurora-2026-11-25-03-00")
+    assert code == 0 and "published" in text
+    [message] = sqs.receive_message(QueueUrl=queue)["Messages"]
+    detail = json.loads(message["Body"])["detail"]
+    assert detail["pipeline"] == "nightly" and detail["snapshot_identifier"].startswith("rds:prod-aurora")
