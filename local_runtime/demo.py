@@ -6,8 +6,11 @@ python -m local_runtime.demo [--rerun]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
+import warnings
 from datetime import datetime
 from typing import Any
 
@@ -101,7 +104,10 @@ def _run_to_end(runtime: object) -> list[Any]:
         runs = runtime.deps.store.recent_runs(None, 50)
         return bool(runs) and all(r.status.is_terminal and r.notified_at is not None for r in runs)
 
-    runtime.run_until(finished, max_seconds=12 * 3600)
+    # Handlers print Powertools' EMF/cold-start lines to stdout as in Lambda; keep the demo's output readable.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        runtime.run_until(finished, max_seconds=12 * 3600)
     return runtime.deps.store.recent_runs(None, 50)
 
 

@@ -227,9 +227,10 @@ class World:
         assert pipeline is not None
         moment = at or runtime.clock.now()
         snapshot_id = f"rds:{pipeline.source_cluster_id}-{moment:%Y-%m-%d-%H-%M}"
-        runtime.rds_backend(pipeline.source_region).create_auto_cluster_snapshot(
+        snapshot = runtime.rds_backend(pipeline.source_region).create_auto_cluster_snapshot(
             pipeline.source_cluster_id, snapshot_id
         )
+        snapshot.created = moment.replace(tzinfo=None)  # moto stamps wall-clock time; AWS stamps the backup time
         arn = f"arn:aws:rds:{pipeline.source_region}:{self.account}:cluster-snapshot:{snapshot_id}"
         envelope = {
             "version": "0",
