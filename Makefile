@@ -34,7 +34,7 @@ e2e: $(STAMP)
 lint: $(STAMP)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy --explicit-package-bases shared local_runtime services/*/app.py
+	.venv/bin/mypy --explicit-package-bases shared local_runtime ops services/*/app.py
 
 cfn-lint: $(STAMP)
 	.venv/bin/cfn-lint template.yaml templates/source-region-forwarder.yaml

@@ -29,8 +29,9 @@ from shared.transitions import ACTIVE_STATUSES, DetailType
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--region", default=os.environ.get("TARGET_REGION") or os.environ.get("AWS_REGION"))
     parser.add_argument("--state-table", default=os.environ.get("STATE_TABLE_NAME", "aurora-restore-state"))
     parser.add_argument("--audit-table", default=os.environ.get("AUDIT_TABLE_NAME", "aurora-restore-audit"))
@@ -59,9 +60,11 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"{'RUN':<26} {'PIPELINE':<12} {'STATUS':<17} {'STARTED':<21} {'NEXT CHECK':<21} LAST ERROR\n")
     for run in runs:
         nxt = "-" if run.status.is_terminal and run.notified_at else iso(run.next_check_at)
-        error = (run.failure or run.last_error)
-        out.write(f"{run.run_id:<26} {run.pipeline:<12} {run.status.value:<17} {iso(run.created_at):<21} "
-                  f"{nxt:<21} {error.code + ': ' + error.message[:80] if error else ''}\n")
+        error = run.failure or run.last_error
+        out.write(
+            f"{run.run_id:<26} {run.pipeline:<12} {run.status.value:<17} {iso(run.created_at):<21} "
+            f"{nxt:<21} {error.code + ': ' + error.message[:80] if error else ''}\n"
+        )
     return 0
 
 
@@ -74,8 +77,9 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     out.write(report.summary(run) + "\n\nAudit trail:\n")
     for record in store.audit_trail(run.run_id):
         move = f" {record.from_status}->{record.to_status}" if record.kind == "transition" else ""
-        out.write(f"  {iso(record.at)} {record.step:<21} {record.kind:<10}{move} [{record.trigger or ''}] "
-                  f"{record.message}\n")
+        out.write(
+            f"  {iso(record.at)} {record.step:<21} {record.kind:<10}{move} [{record.trigger or ''}] {record.message}\n"
+        )
     return 0
 
 
@@ -104,18 +108,31 @@ def cmd_stalled(args: argparse.Namespace, out: TextIO, now: datetime | None = No
 
 
 def cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
-    detail = RestoreRequestedDetail(pipeline=args.pipeline, snapshot_identifier=args.snapshot,
-                                    request_id=f"ops-{uuid.uuid4().hex[:12]}",
-                                    requested_by=os.environ.get("USER", "operator"), reason=args.reason)
+    detail = RestoreRequestedDetail(
+        pipeline=args.pipeline,
+        snapshot_identifier=args.snapshot,
+        request_id=f"ops-{uuid.uuid4().hex[:12]}",
+        requested_by=os.environ.get("USER", "operator"),
+        reason=args.reason,
+    )
     events = boto3.client("events", region_name=args.region)
-    response = events.put_events(Entries=[{
-        "Source": PIPELINE_SOURCE, "DetailType": DetailType.RESTORE_REQUESTED.value,
-        "Detail": detail.model_dump_json(exclude_none=True), "EventBusName": args.bus}])
+    response = events.put_events(
+        Entries=[
+            {
+                "Source": PIPELINE_SOURCE,
+                "DetailType": DetailType.RESTORE_REQUESTED.value,
+                "Detail": detail.model_dump_json(exclude_none=True),
+                "EventBusName": args.bus,
+            }
+        ]
+    )
     if response.get("FailedEntryCount"):
         out.write(f"rejected by EventBridge: {json.dumps(response['Entries'])}\n")
         return 1
-    out.write(f"RestoreRequested {detail.request_id} published on {args.bus}; follow it with "
-              f"`python -m ops status --pipeline {args.pipeline}`\n")
+    out.write(
+        f"RestoreRequested {detail.request_id} published on {args.bus}; follow it with "
+        f"`python -m ops status --pipeline {args.pipeline}`\n"
+    )
     return 0
 
 

@@ -11,6 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.errors import ConfigError, PipelineError
 from shared.steps.context import Deps
 from shared.transitions import Step
 
@@ -25,6 +26,34 @@ def metrics_sink(name: str, value: float) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
+def audit_config_error(step: Step, error: ConfigError) -> None:
+    """Best effort: the tables may be reachable even when the pipeline configuration is not valid."""
+    import os
+    from datetime import UTC, datetime
+
+    import boto3
+
+    from shared.aws.state_store import DynamoStateStore
+    from shared.model import AuditRecord
+
+    try:
+        store = DynamoStateStore(
+            boto3.client("dynamodb"), os.environ.get("STATE_TABLE_NAME", ""), os.environ["AUDIT_TABLE_NAME"]
+        )
+        store.audit(
+            AuditRecord(
+                subject="rejected",
+                at=datetime.now(UTC),
+                kind="rejected",
+                step=step.value,
+                message=error.message[:1000],
+                code=error.code,
+            )
+        )
+    except (KeyError, PipelineError) as exc:
+        logger.warning("could not audit the configuration error", extra={"reason": str(exc)})
+
+
 def step_handler(step: Step) -> Handler:
     """`handler(event, context, deps=None)`: tests and the local runtime pass `deps`; Lambda builds them once."""
 
@@ -36,7 +65,15 @@ def step_handler(step: Step) -> Handler:
         from shared.dispatch import handle
 
         logger.append_keys(step=step.value)
-        resolved = deps or default_deps()
+        try:
+            resolved = deps or default_deps()
+        except ConfigError as exc:
+            # Raise after recording: Lambda retries twice, then the event waits in the on-failure queue (alarmed)
+            # to be replayed once the configuration is fixed. Nothing is lost, nothing acts on a bad config.
+            logger.error("invalid configuration", extra={"reason": exc.message})
+            metrics_sink("ConfigErrors", 1)
+            audit_config_error(step, exc)
+            raise
         if resolved.idempotency is not None:
             resolved.idempotency[1].register_lambda_context(context)
         return handle(step, event, resolved).model_dump()

@@ -9,8 +9,8 @@ from typing import Any
 
 import boto3
 
-from ops.cli import cmd_stalled, main
 from ops.cli import _parser as parser
+from ops.cli import cmd_stalled, main
 from shared.model import RunStatus
 
 ARGS = ["--region", "us-west-2"]
@@ -42,8 +42,11 @@ def test_rerun_publishes_a_valid_restore_requested(world: Any) -> None:
     events = boto3.client("events", region_name="us-west-2")
     queue = sqs.create_queue(QueueName="capture")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="capture", EventBusName="aurora-restore-dev",
-                    EventPattern=json.dumps({"source": ["aurora-restore"], "detail-type": ["RestoreRequested"]}))
+    events.put_rule(
+        Name="capture",
+        EventBusName="aurora-restore-dev",
+        EventPattern=json.dumps({"source": ["aurora-restore"], "detail-type": ["RestoreRequested"]}),
+    )
     events.put_targets(Rule="capture", EventBusName="aurora-restore-dev", Targets=[{"Id": "q", "Arn": arn}])
     code, text = run_cli("rerun", "--pipeline", "nightly", "--snapshot", "rds:prod-aurora-2026-11-25-03-00")
     assert code == 0 and "published" in text
