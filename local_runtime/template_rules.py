@@ -52,8 +52,10 @@ def _constructor(long_name: str) -> Any:
                 value = value.split(".", 1)
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
-        else:
+        elif isinstance(node, yaml.MappingNode):
             value = loader.construct_mapping(node, deep=True)
+        else:
+            raise yaml.constructor.ConstructorError(None, None, f"unexpected node for !{long_name}", node.start_mark)
         return {long_name: value}
 
     return construct
