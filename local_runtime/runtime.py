@@ -200,6 +200,13 @@ class LocalRuntime:
                 return _rate_seconds(expression)
         raise RuntimeError("template.yaml has no scheduled orchestrator check")
 
+    def _schedule_payload(self) -> dict[str, Any]:
+        """What the template's schedule sends (its Input), else a scheduled-event envelope."""
+        for spec in self._specs:
+            if spec.schedule and spec.schedule_input is not None:
+                return dict(spec.schedule_input)
+        return _schedule_event(self.clock.now(), self.account)
+
     def _sql_for(self, db: Any) -> PyMySqlConnector:
         return PyMySqlConnector(db.tls, db.connect_timeout_seconds, address_resolver=self._resolve_endpoint)
 
@@ -304,7 +311,7 @@ class LocalRuntime:
                 self.clock.set(self._next_tick)
                 self._next_tick += timedelta(seconds=self._tick_seconds)
                 self._invoke(
-                    Step.ORCHESTRATOR_CHECK, _schedule_event(self.clock.now(), self.account), "schedule", "schedule", 0
+                    Step.ORCHESTRATOR_CHECK, self._schedule_payload(), "schedule", "schedule", 0
                 )
                 continue
             item = heapq.heappop(self._queue)

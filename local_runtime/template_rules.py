@@ -116,6 +116,7 @@ class FunctionSpec:
     handler: str
     rules: list[Rule]
     schedule: str | None
+    schedule_input: dict[str, Any] | None = None
 
 
 def _step_of(properties: dict[str, Any]) -> Step:
@@ -143,6 +144,7 @@ def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
         step = _step_of(properties)
         rules: list[Rule] = []
         schedule = None
+        schedule_input = None
         for event_name, event in (properties.get("Events") or {}).items():
             event_type = event.get("Type")
             event_props = event.get("Properties", {})
@@ -160,6 +162,7 @@ def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
                 )
             elif event_type in ("ScheduleV2", "Schedule"):
                 schedule = str(event_props.get("ScheduleExpression"))
+                schedule_input = json.loads(event_props["Input"]) if "Input" in event_props else None
         specs.append(
             FunctionSpec(
                 logical_id,
@@ -168,6 +171,7 @@ def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
                 str(properties.get("Handler", "app.handler")),
                 rules,
                 schedule,
+                schedule_input,
             )
         )
     return specs
