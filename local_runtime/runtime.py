@@ -147,6 +147,7 @@ class LocalRuntime:
         account: str = DEFAULT_ACCOUNT_ID,
         idempotency: bool = True,
         template: dict[str, Any] | None = None,
+        apply_master_password: bool = True,
     ) -> None:
         self.settings = settings
         self.clock = SimClock(start or datetime(2026, 11, 25, 3, 0, tzinfo=UTC))
@@ -155,6 +156,7 @@ class LocalRuntime:
         self.errors = list(errors or [])
         self.crash_after = set(crash_after or ())
         self.copy_stuck_at = copy_stuck_at
+        self.apply_master_password = apply_master_password  # False: the database keeps refusing the new password
         self.databases = dict(databases or {})
         self.default_database = default_database
         self.account = account
@@ -648,7 +650,7 @@ class _RdsEmulator:
         def applied() -> None:
             cluster.status = "available"
             server = self.rt._server_for(cluster_id)
-            if server is not None:
+            if server is not None and self.rt.apply_master_password:
                 server.set_password(cluster.master_username or "admin", password)
             self.rt.emit_rds_event(
                 self.region,

@@ -5,6 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from shared.model import RunStatus
+from shared.transitions import STATES
+
+HAPPY_PATH = [RunStatus.REQUESTED.value]
+while STATES[RunStatus(HAPPY_PATH[-1])].next_states:
+    HAPPY_PATH.append(STATES[RunStatus(HAPPY_PATH[-1])].next_states[0].value)
+
 
 def calls(harness: Any, operation: str, region: str | None = "us-west-2") -> int:
     """Successful AWS calls of `operation` seen by the RDS emulator."""

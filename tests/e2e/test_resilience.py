@@ -9,7 +9,7 @@ import pytest
 
 from local_runtime.runtime import Durations, Fault, InjectedError
 from local_runtime.world import default_config
-from tests.e2e.helpers import assert_exactly_once, calls, transitions
+from tests.e2e.helpers import HAPPY_PATH, assert_exactly_once, calls, transitions
 
 pytestmark = pytest.mark.mariadb
 
@@ -83,15 +83,7 @@ def test_late_duplicate_and_reordered_events_give_one_success(harness: Any, faul
     assert run.status.value == "SUCCEEDED", run.failure
     assert_exactly_once(h)
     moves = [str(t.to_status) for t in transitions(h, run.run_id)]
-    assert moves == [
-        "REQUESTED",
-        "COPYING",
-        "REPLACING_TARGET",
-        "RESTORING",
-        "CONFIGURING_DB",
-        "ARCHIVING",
-        "SUCCEEDED",
-    ]
+    assert moves == HAPPY_PATH
 
 
 @pytest.mark.parametrize(
@@ -183,3 +175,17 @@ def test_rerun_is_refused_while_a_run_is_active_and_starts_fresh_after_failure(h
     runs = h.run_to_end(runs=2)
     fresh = next(r for r in runs if r.run_id != failed.run_id)
     assert fresh.status.value == "SUCCEEDED" and fresh.copy_snapshot_id != failed.copy_snapshot_id
+
+
+def test_database_that_refuses_login_fails_with_that_cause(harness: Any) -> None:
+    """The database never accepts the new master password: retried with backoff, then FAILED with the cause."""
+    h = harness(apply_master_password=False)
+    h.world.nightly_snapshot(h.runtime)
+    [run] = h.run_to_end()
+    assert run.status.value == "FAILED" and run.failure is not None
+    assert run.failure.code == "DbLoginRefused" and run.failure.step == "setup-db-users"
+    assert "DB refused login for user 'admin'" in run.failure.message
+    retries = [r for r in h.trail(run.run_id) if r.kind == "retry"]
+    assert len(retries) == 4 and all(r.code == "DbLoginRefused" for r in retries)
+    [message] = h.world.notifications()
+    assert "DbLoginRefused" in message and "setup-db-users" in message

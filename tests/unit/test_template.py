@@ -10,12 +10,12 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from local_runtime.template_rules import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -59,55 +59,8 @@ DESTRUCTIVE_TAG_KEYS = {
 
 
 # ---- a YAML loader for CloudFormation short-form tags -----------------------------------------------------------
-class CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct(tag: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any]]:
-    name = "Ref" if tag == "Ref" else f"Fn::{tag}"
-
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if tag == "GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {name: value}
-
-    return construct
-
-
-for _tag in (
-    "Ref",
-    "Sub",
-    "GetAtt",
-    "If",
-    "Join",
-    "Equals",
-    "Not",
-    "And",
-    "Or",
-    "Select",
-    "Split",
-    "FindInMap",
-    "ImportValue",
-    "Base64",
-    "Cidr",
-    "GetAZs",
-    "Condition",
-    "Transform",
-    "ToJsonString",
-    "Length",
-):
-    CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
-
-
 def load(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return load_template(path)
 
 
 # ---- fixtures ---------------------------------------------------------------------------------------------------
