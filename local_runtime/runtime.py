@@ -227,6 +227,17 @@ class LocalRuntime:
         return [rule for spec in self._specs for rule in spec.rules]
 
     # Queue -------------------------------------------------------------------------------------------------------
+    def pending_events(self) -> list[tuple[str, dict[str, Any]]]:
+        """Events published but not yet delivered, as (bus, envelope), in delivery order."""
+        return [(item.payload[0], item.payload[1]) for item in sorted(self._queue) if item.kind == "event"]
+
+    def drain_events(self) -> list[tuple[str, dict[str, Any]]]:
+        """Take the undelivered events off the queue (tests that invoke handlers by hand)."""
+        events = self.pending_events()
+        self._queue = [item for item in self._queue if item.kind != "event"]
+        heapq.heapify(self._queue)
+        return events
+
     def schedule(self, delay_seconds: float, kind: str, payload: Any) -> None:
         at = self.clock.now() + timedelta(seconds=delay_seconds)
         heapq.heappush(self._queue, _Item(at, next(self._seq), kind, payload))
