@@ -323,9 +323,7 @@ class LocalRuntime:
                     return False
                 self.clock.set(self._next_tick)
                 self._next_tick += timedelta(seconds=self._tick_seconds)
-                self._invoke(
-                    Step.ORCHESTRATOR_CHECK, self._schedule_payload(), "schedule", "schedule", 0
-                )
+                self._invoke(Step.ORCHESTRATOR_CHECK, self._schedule_payload(), "schedule", "schedule", 0)
                 continue
             item = heapq.heappop(self._queue)
             if item.at > limit:

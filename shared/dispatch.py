@@ -159,8 +159,9 @@ def reject(deps: Deps, step: Step, reason: str) -> Outcome:
 def handle(step: Step, raw: Any, deps: Deps) -> Outcome:
     if step is Step.ORCHESTRATOR_CHECK:
         # Only the schedule invokes it, whatever payload the scheduler sends: every invocation is a tick.
-        return process(step, ParsedEvent(kind="schedule", idempotency_key="", trigger="schedule", time=_now(),
-                                         event_id=""), deps)
+        return process(
+            step, ParsedEvent(kind="schedule", idempotency_key="", trigger="schedule", time=_now(), event_id=""), deps
+        )
     try:
         event = parse_event(raw)
     except Rejected as exc:

@@ -116,15 +116,21 @@ class Rds:
         return self._call("DescribeDBClusterSnapshots", fetch)
 
     def copy_snapshot(
-        self, source_arn: str, target_id: str, kms_key_id: str, source_region: str | None, tags: dict[str, str]
+        self,
+        source_arn: str,
+        target_id: str,
+        kms_key_id: str | None,
+        source_region: str | None,
+        tags: dict[str, str],
     ) -> SnapshotView:
         kwargs: dict[str, Any] = {
             "SourceDBClusterSnapshotIdentifier": source_arn,
             "TargetDBClusterSnapshotIdentifier": target_id,
-            "KmsKeyId": kms_key_id,
             "CopyTags": False,
             "Tags": _tag_list(tags),
         }
+        if kms_key_id:
+            kwargs["KmsKeyId"] = kms_key_id
         if source_region and source_region != self.region:
             kwargs["SourceRegion"] = source_region  # botocore builds the PreSignedUrl (GovCloud only honours it)
         raw = self._call("CopyDBClusterSnapshot", lambda: self._client.copy_db_cluster_snapshot(**kwargs))

@@ -19,6 +19,12 @@ def request_copy(deps: Deps, pipeline: PipelineConfig, run: Run) -> SnapshotView
     target = deps.rds_for(run.target_region)
     existing = target.find_cluster_snapshot(run.copy_snapshot_id)
     if existing is None:
+        source = deps.rds_for(run.source_region).find_cluster_snapshot(run.source_snapshot_id)
+        if source is None or source.status != "available":
+            state = "no longer exists" if source is None else f"is {source.status!r}"
+            raise PipelineError(
+                "SourceSnapshotMissing", f"source snapshot {run.source_snapshot_id} {state} in {run.source_region}"
+            )
         tags = {
             **pipeline.tags,
             **ownership_tags(pipeline.name, run.run_id),
@@ -28,7 +34,9 @@ def request_copy(deps: Deps, pipeline: PipelineConfig, run: Run) -> SnapshotView
             return target.copy_snapshot(
                 source_arn=run.source_snapshot_arn,
                 target_id=run.copy_snapshot_id,
-                kms_key_id=pipeline.kms_key_id,
+                # An unencrypted Aurora snapshot cannot be encrypted by a copy (and KmsKeyId is refused);
+                # restore-snapshot encrypts the cluster with the pipeline's key instead.
+                kms_key_id=pipeline.kms_key_id if source.encrypted else None,
                 source_region=run.source_region if pipeline.cross_region else None,
                 tags=tags,
             )

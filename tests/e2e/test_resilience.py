@@ -189,3 +189,62 @@ def test_database_that_refuses_login_fails_with_that_cause(harness: Any) -> None
     assert len(retries) == 4 and all(r.code == "DbLoginRefused" for r in retries)
     [message] = h.world.notifications()
     assert "DbLoginRefused" in message and "setup-db-users" in message
+
+
+def test_source_snapshot_gone_before_the_copy_fails_clearly(harness: Any) -> None:
+    h = harness(faults=[Fault("RunRequested", "delay", delay=600)])
+    snapshot_id = h.world.nightly_snapshot(h.runtime)
+    h.runtime.run_until(lambda: bool(h.runs()))
+    h.runtime.rds_backend("us-east-1").cluster_snapshots.pop(snapshot_id)
+    [run] = h.run_to_end()
+    assert run.status.value == "FAILED" and run.failure is not None
+    assert run.failure.code == "SourceSnapshotMissing" and snapshot_id in run.failure.message
+    assert calls(h, "CopyDBClusterSnapshot") == 0 and calls(h, "DeleteDBCluster") == 0
+
+
+def test_pinned_snapshot_that_does_not_exist_is_refused(harness: Any) -> None:
+    h = harness()
+    h.runtime.put_pipeline_event(
+        "RestoreRequested", {"version": "1", "pipeline": "nightly", "snapshot_identifier": "rds:prod-aurora-nope"}
+    )
+    h.runtime.run_until(lambda: bool(h.runtime.deps.store.audit_trail("pipeline#nightly")), max_seconds=600)
+    [refusal] = h.runtime.deps.store.audit_trail("pipeline#nightly")
+    assert refusal.kind == "refused" and "rds:prod-aurora-nope" in refusal.message and "not found" in refusal.message
+    assert h.runs() == []
+    [message] = h.world.notifications()
+    assert "not found" in message and "No run was started" in message
+
+
+def test_unknown_pipeline_is_rejected_not_retried(harness: Any) -> None:
+    h = harness()
+    h.runtime.put_pipeline_event("RestoreRequested", {"version": "1", "pipeline": "nope"})
+    h.runtime.run_until(lambda: bool(h.runtime.deliveries), max_seconds=600)
+    h.runtime.run_until(lambda: False, max_seconds=600)
+    [delivery] = [d for d in h.runtime.deliveries if d.step == "snapshot-check"]
+    assert delivery.result == "refused" and delivery.attempt == 0
+    [record] = h.runtime.deps.store.audit_trail("pipeline#nope")
+    assert record.kind == "rejected" and record.code == "UnknownPipeline"
+
+
+def test_unencrypted_source_is_restored_encrypted_with_the_pipeline_key(harness: Any) -> None:
+    h = harness()
+    h.runtime.rds_backend("us-east-1").clusters["prod-aurora"].storage_encrypted = False
+    h.world.nightly_snapshot(h.runtime)
+    [run] = h.run_to_end()
+    assert run.status.value == "SUCCEEDED", run.failure
+    restored = h.rds("us-west-2").describe_db_clusters(DBClusterIdentifier="staging-aurora")["DBClusters"][0]
+    key = h.world.client("kms", "us-west-2").describe_key(KeyId="alias/aurora-restore")["KeyMetadata"]
+    assert restored["KmsKeyId"] in (key["Arn"], key["KeyId"], "alias/aurora-restore")
+
+
+def test_missing_user_secret_fails_with_its_name(harness: Any) -> None:
+    h = harness()
+    h.world.client("secretsmanager", "us-west-2").delete_secret(
+        SecretId="aurora-restore/nightly/analyst", ForceDeleteWithoutRecovery=True
+    )
+    h.world.nightly_snapshot(h.runtime)
+    [run] = h.run_to_end()
+    assert run.status.value == "FAILED" and run.failure is not None
+    assert run.failure.code == "SecretNotFound" and "aurora-restore/nightly/analyst" in run.failure.message
+    [message] = h.world.notifications()
+    assert "SecretNotFound" in message
