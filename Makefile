@@ -43,7 +43,7 @@ checkov:
 	bash scripts/checkov.sh
 
 test: $(STAMP) lint cfn-lint checkov
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -n 2  # 2 workers: the CI machine has 2 cores
 
 bench: $(STAMP)
 	$(PY) bench/orchestrator_bench.py
