@@ -38,14 +38,30 @@ class ClientFactory:
         return self._clients[key]
 
 
-def load_app_config(settings: Settings, clients: ClientFactory) -> AppConfig:
-    if settings.pipelines_config:
-        return parse_config(settings.pipelines_config)
-    from aws_lambda_powertools.utilities.parameters import SSMProvider
+class ConfigSource:
+    """The pipelines document: inline, or from SSM through Powertools' provider (cached for CONFIG_MAX_AGE, so an
+    edit of the parameter reaches running containers within minutes without a deploy)."""
 
-    provider = SSMProvider(boto3_client=clients.client("ssm", settings.target_region))
-    raw = provider.get(settings.config_parameter_name or "", max_age=300)
-    return parse_config(str(raw))
+    CONFIG_MAX_AGE = 300
+
+    def __init__(self, settings: Settings, clients: ClientFactory) -> None:
+        self._settings = settings
+        self._clients = clients
+        self._provider: Any = None
+
+    def load(self) -> AppConfig:
+        if self._settings.pipelines_config:
+            return parse_config(self._settings.pipelines_config)
+        if self._provider is None:
+            from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+            self._provider = SSMProvider(boto3_client=self._clients.client("ssm", self._settings.target_region))
+        raw = self._provider.get(self._settings.config_parameter_name or "", max_age=self.CONFIG_MAX_AGE)
+        return parse_config(str(raw))
+
+
+def load_app_config(settings: Settings, clients: ClientFactory) -> AppConfig:
+    return ConfigSource(settings, clients).load()
 
 
 def idempotency_layer(settings: Settings, clients: ClientFactory) -> Any:
@@ -92,8 +108,21 @@ def build_deps(
 
 
 @cache
-def default_deps() -> Deps:
-    """The container's dependencies, from its environment."""
+def _container() -> tuple[ConfigSource, Deps]:
     from shared.lambda_kit import logger, metrics_sink
 
-    return build_deps(load_settings(), logger=logger, metric=metrics_sink)
+    settings = load_settings()
+    clients = ClientFactory()
+    return ConfigSource(settings, clients), build_deps(settings, clients, logger=logger, metric=metrics_sink)
+
+
+def default_deps() -> Deps:
+    """The container's dependencies (built once), with the configuration as of at most CONFIG_MAX_AGE ago."""
+    source, deps = _container()
+    deps.config = source.load()
+    return deps
+
+
+def reset_default_deps() -> None:
+    """Forget the container's dependencies (tests that change the environment)."""
+    _container.cache_clear()

@@ -12,7 +12,7 @@ import pytest
 from local_runtime.runtime import FakeLambdaContext
 from local_runtime.world import World
 from services.copy_snapshot.app import handler as copy_handler
-from shared.deps import default_deps
+from shared.deps import reset_default_deps
 from shared.errors import ConfigError
 
 EVENT = json.load(open("events/run-requested.json"))  # noqa: SIM115
@@ -29,12 +29,12 @@ def test_invalid_configuration_is_reported_and_nothing_acts(world: World, monkey
         if value is not None:
             monkeypatch.setenv(key, str(value))
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    default_deps.cache_clear()
+    reset_default_deps()
     try:
         with pytest.raises(ConfigError, match="target cluster must not be the source"):
             copy_handler(EVENT, FakeLambdaContext("aurora-restore-copy-snapshot"))
     finally:
-        default_deps.cache_clear()
+        reset_default_deps()
     items = boto3.client("dynamodb", region_name="us-west-2").scan(TableName="aurora-restore-audit")["Items"]
     assert [i["code"]["S"] for i in items] == ["InvalidConfiguration"]
     rds = boto3.client("rds", region_name="us-west-2")
