@@ -80,11 +80,12 @@ class Run(BaseModel):
     master_rotated_at: datetime | None = None
     notified_at: datetime | None = None
     notify_claimed_at: datetime | None = None
+    notification_abandoned: bool = False
     ended_at: datetime | None = None
 
     @property
     def pending_notification(self) -> bool:
-        return self.status.is_terminal and self.notified_at is None
+        return self.status.is_terminal and self.notified_at is None and not self.notification_abandoned
 
 
 AuditKind = Literal["transition", "decision", "ignored", "refused", "rejected", "error", "retry", "notified"]

@@ -17,6 +17,7 @@ from shared.transitions import STATES, DetailType, can_transition
 NOTIFY_FALLBACK = timedelta(minutes=2)
 # The first look after entering a state leaves the event path time to act before the check steps in.
 FIRST_LOOK_FLOOR = timedelta(seconds=120)
+NOTIFY_ATTEMPTS = 8
 
 
 def audit(
@@ -165,7 +166,12 @@ def record_error(deps: Deps, run: Run, step: str, error: PipelineError, trigger:
     """Transient errors retry with exponential backoff within the state's budget; others fail the run now."""
     now = deps.clock.now()
     if run.status.is_terminal:
-        # Only the notification acts on finished runs: release its claim so the check retries it shortly.
+        # Only the notification acts on finished runs: release its claim so the check retries it shortly,
+        # within a budget (a topic that refuses for hours must not be retried forever).
+        if run.attempts + 1 >= NOTIFY_ATTEMPTS:
+            deps.metric("NotificationsAbandoned", 1)
+            message = f"notification abandoned after {NOTIFY_ATTEMPTS} attempts: {error.message}"
+            return touch(deps, run, step, "error", message, trigger, notification_abandoned=True)
         delay = timedelta(seconds=60 * 2 ** min(run.attempts, 5))
         message = f"notification failed, retry in {int(delay.total_seconds())}s: {error.message}"
         return touch(

@@ -248,3 +248,14 @@ def test_missing_user_secret_fails_with_its_name(harness: Any) -> None:
     assert run.failure.code == "SecretNotFound" and "aurora-restore/nightly/analyst" in run.failure.message
     [message] = h.world.notifications()
     assert "SecretNotFound" in message
+
+
+def test_a_topic_that_always_refuses_is_not_retried_forever(harness: Any) -> None:
+    h = harness(errors=[InjectedError("Publish", "AuthorizationError", times=1000, status=403)])
+    h.world.nightly_snapshot(h.runtime)
+    h.runtime.run_until(lambda: bool(h.runs()) and h.runs()[0].notification_abandoned, max_seconds=12 * 3600)
+    [run] = h.runs()
+    assert run.status.value == "SUCCEEDED" and run.notified_at is None
+    errors = [r for r in h.trail(run.run_id) if r.kind == "error"]
+    assert len(errors) == 1 and "notification abandoned after 8 attempts" in errors[0].message
+    assert h.runtime.deps.store.due_runs(run.status, run.updated_at + timedelta(days=1), 10) == []
