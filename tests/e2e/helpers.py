@@ -29,3 +29,10 @@ def assert_exactly_once(harness: Any, runs: int = 1) -> None:
 
 def transitions(harness: Any, run_id: str) -> list[Any]:
     return [r for r in harness.trail(run_id) if r.kind == "transition"]
+
+
+def nightly(harness: Any) -> Any:
+    """Production's nightly snapshot arrives; run the clock until the run is finished and notified."""
+    harness.world.nightly_snapshot(harness.runtime)
+    [run] = harness.run_to_end()
+    return run

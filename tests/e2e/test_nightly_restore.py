@@ -12,7 +12,7 @@ from local_runtime.template_rules import load_template
 from local_runtime.world import USER_PASSWORDS
 from shared.naming import TAG_PIPELINE, TAG_RUN
 from shared.transitions import Step
-from tests.e2e.helpers import HAPPY_PATH
+from tests.e2e.helpers import HAPPY_PATH, nightly
 
 pytestmark = pytest.mark.mariadb
 
@@ -54,8 +54,7 @@ def grants(connection: pymysql.connections.Connection) -> set[str]:
 
 def test_nightly_restore_succeeds_on_real_state(harness: Any, mariadb: Any) -> None:
     h = harness()
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "SUCCEEDED", run.failure
 
     # The copy: in the target region, encrypted with the pipeline's key, tagged with the run.
@@ -133,8 +132,7 @@ def test_wrong_event_id_in_template_is_caught(harness: Any) -> None:
         if detail.get("EventID") == ["RDS-EVENT-0171"]:
             detail["EventID"] = ["RDS-EVENT-0172"]
     h = harness(template=template)
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "SUCCEEDED"  # the orchestrator check still rescues the run...
     with pytest.raises(AssertionError, match="RESTORING reached via"):
         assert_event_driven(h, run.run_id)  # ...but the template bug is detected

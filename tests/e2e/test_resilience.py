@@ -9,7 +9,7 @@ import pytest
 
 from local_runtime.runtime import Durations, Fault, InjectedError
 from local_runtime.world import default_config
-from tests.e2e.helpers import HAPPY_PATH, assert_exactly_once, calls, transitions
+from tests.e2e.helpers import HAPPY_PATH, assert_exactly_once, calls, nightly, transitions
 
 pytestmark = pytest.mark.mariadb
 
@@ -37,8 +37,7 @@ PIPELINE_EVENTS = [
 def test_lost_events_are_made_up_by_the_check(harness: Any, dropped: list[str]) -> None:
     # RDS events are lost for good; a lost pipeline event is lost twice (the check re-emits it each time).
     h = harness(faults=[Fault(event, "drop", times=2 if event in PIPELINE_EVENTS else 1_000) for event in dropped])
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "SUCCEEDED", run.failure
     assert_exactly_once(h)
     # The adaptive schedule bounds how often AWS is asked; a naive 1-minute poll would make ~60 calls.
@@ -50,8 +49,7 @@ def test_lost_events_are_made_up_by_the_check(harness: Any, dropped: list[str]) 
 def test_copy_is_detected_from_progress_with_few_looks(harness: Any) -> None:
     """Aurora emits nothing when a copy ends: looks follow PercentProgress, not a fixed 1-minute poll."""
     h = harness(durations=Durations(copy=3 * 3600))
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "SUCCEEDED"
     looks = [r for r in h.trail(run.run_id) if r.step == "check-copy-status"]
     assert len(looks) <= 16, [r.message for r in looks]
@@ -78,8 +76,7 @@ def test_copy_is_detected_from_progress_with_few_looks(harness: Any) -> None:
 )
 def test_late_duplicate_and_reordered_events_give_one_success(harness: Any, faults: list[Fault]) -> None:
     h = harness(faults=faults)
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "SUCCEEDED", run.failure
     assert_exactly_once(h)
     moves = [str(t.to_status) for t in transitions(h, run.run_id)]
@@ -105,8 +102,7 @@ def test_late_duplicate_and_reordered_events_give_one_success(harness: Any, faul
 )
 def test_throttling_that_clears_is_retried_to_success(harness: Any, operation: str) -> None:
     h = harness(errors=[InjectedError(operation, "ThrottlingException", times=2)])
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "SUCCEEDED", run.failure
     assert_exactly_once(h)
 
@@ -123,8 +119,7 @@ def test_throttling_that_clears_is_retried_to_success(harness: Any, operation: s
 )
 def test_permanent_errors_fail_fast_with_the_cause(harness: Any, operation: str, code: str, words: str) -> None:
     h = harness(errors=[InjectedError(operation, code, times=100)])
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "FAILED"
     assert run.failure is not None and run.failure.code == code and words in run.failure.message
     assert calls(h, operation, region=None) == 0 or operation == "DeleteDBCluster"
@@ -136,8 +131,7 @@ def test_permanent_errors_fail_fast_with_the_cause(harness: Any, operation: str,
 
 def test_throttling_that_never_clears_spends_the_retry_budget(harness: Any) -> None:
     h = harness(errors=[InjectedError("RestoreDBClusterFromSnapshot", "ThrottlingException", times=1000)])
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "FAILED" and run.failure is not None
     assert "gave up after 5 attempts" in run.failure.message
     retries = [r for r in h.trail(run.run_id) if r.kind == "retry"]
@@ -151,8 +145,7 @@ def test_copy_stuck_forever_fails_at_its_deadline(harness: Any) -> None:
         policies={"COPYING": {"deadline_minutes": 90, "min_poll_seconds": 60, "max_poll_seconds": 900}}
     )
     h = harness(config, copy_stuck_at=40)
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "FAILED" and run.failure is not None
     assert run.failure.code == "DeadlineExceeded" and "COPYING did not finish within 90 minutes" in run.failure.message
     entered = run.timings["COPYING"].started_at
@@ -180,8 +173,7 @@ def test_rerun_is_refused_while_a_run_is_active_and_starts_fresh_after_failure(h
 def test_database_that_refuses_login_fails_with_that_cause(harness: Any) -> None:
     """The database never accepts the new master password: retried with backoff, then FAILED with the cause."""
     h = harness(apply_master_password=False)
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "FAILED" and run.failure is not None
     assert run.failure.code == "DbLoginRefused" and run.failure.step == "setup-db-users"
     assert "DB refused login for user 'admin'" in run.failure.message
@@ -229,8 +221,7 @@ def test_unknown_pipeline_is_rejected_not_retried(harness: Any) -> None:
 def test_unencrypted_source_is_restored_encrypted_with_the_pipeline_key(harness: Any) -> None:
     h = harness()
     h.runtime.rds_backend("us-east-1").clusters["prod-aurora"].storage_encrypted = False
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "SUCCEEDED", run.failure
     restored = h.rds("us-west-2").describe_db_clusters(DBClusterIdentifier="staging-aurora")["DBClusters"][0]
     key = h.world.client("kms", "us-west-2").describe_key(KeyId="alias/aurora-restore")["KeyMetadata"]
@@ -242,8 +233,7 @@ def test_missing_user_secret_fails_with_its_name(harness: Any) -> None:
     h.world.client("secretsmanager", "us-west-2").delete_secret(
         SecretId="aurora-restore/nightly/analyst", ForceDeleteWithoutRecovery=True
     )
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "FAILED" and run.failure is not None
     assert run.failure.code == "SecretNotFound" and "aurora-restore/nightly/analyst" in run.failure.message
     [message] = h.world.notifications()

@@ -13,7 +13,7 @@ from local_runtime.runtime import Fault
 from local_runtime.world import USER_PASSWORDS, default_config
 from shared.config import AppConfig, PipelineConfig
 from shared.naming import TAG_PIPELINE, TAG_RUN
-from tests.e2e.helpers import assert_exactly_once, calls
+from tests.e2e.helpers import assert_exactly_once, calls, nightly
 
 pytestmark = pytest.mark.mariadb
 
@@ -38,8 +38,7 @@ STEP_EVENTS = [
 @pytest.mark.parametrize("idempotency", [True, False], ids=["powertools-idempotency", "state-conditions-only"])
 def test_concurrent_twin_deliveries_act_once(harness: Any, event: str, idempotency: bool) -> None:
     h = harness(faults=[Fault(event, "concurrent")], idempotency=idempotency)
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "SUCCEEDED", run.failure
     assert_exactly_once(h)
     assert calls(h, "DeleteDBCluster") == 1
@@ -48,8 +47,7 @@ def test_concurrent_twin_deliveries_act_once(harness: Any, event: str, idempoten
 @pytest.mark.parametrize("event", STEP_EVENTS)
 def test_duplicate_delivery_acts_once(harness: Any, event: str) -> None:
     h = harness(faults=[Fault(event, "duplicate", times=3)])
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "SUCCEEDED", run.failure
     assert_exactly_once(h)
 
@@ -68,8 +66,7 @@ def test_duplicate_delivery_acts_once(harness: Any, event: str) -> None:
 )
 def test_crash_after_the_aws_call_before_the_state_write(harness: Any, operation: str) -> None:
     h = harness(crash_after={operation})
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "SUCCEEDED", run.failure
     assert any(d.result == "crashed" for d in h.runtime.deliveries), "the crash happened"
     assert_exactly_once(h)
@@ -131,8 +128,7 @@ def test_target_without_ownership_tag_is_never_deleted(harness: Any) -> None:
     rds = _rds(h)
     arn = rds.describe_db_clusters(DBClusterIdentifier="staging-aurora")["DBClusters"][0]["DBClusterArn"]
     rds.remove_tags_from_resource(ResourceName=arn, TagKeys=[TAG_PIPELINE, TAG_RUN])
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     _assert_target_untouched(h, run, "TargetNotOwned")
 
 
@@ -141,16 +137,14 @@ def test_target_owned_by_another_pipeline_is_never_deleted(harness: Any) -> None
     rds = _rds(h)
     arn = rds.describe_db_clusters(DBClusterIdentifier="staging-aurora")["DBClusters"][0]["DBClusterArn"]
     rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": TAG_PIPELINE, "Value": "someone-else"}])
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     _assert_target_untouched(h, run, "TargetNotOwned")
 
 
 def test_target_with_deletion_protection_is_never_deleted(harness: Any) -> None:
     h = harness()
     _rds(h).modify_db_cluster(DBClusterIdentifier="staging-aurora", DeletionProtection=True, ApplyImmediately=True)
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     _assert_target_untouched(h, run, "TargetDeletionProtected")
 
 
@@ -159,8 +153,7 @@ def test_untagged_instance_is_never_deleted(harness: Any) -> None:
     rds = _rds(h)
     arn = rds.describe_db_instances(DBInstanceIdentifier="staging-aurora-2")["DBInstances"][0]["DBInstanceArn"]
     rds.remove_tags_from_resource(ResourceName=arn, TagKeys=[TAG_PIPELINE])
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     _assert_target_untouched(h, run, "InstanceNotOwned")
 
 
@@ -172,16 +165,14 @@ def test_target_that_is_a_source_cluster_is_never_deleted(harness: Any) -> None:
         **{**dict(pipeline), "name": "rogue", "source_cluster_id": "staging-aurora", "source_region": "us-west-2"}
     )
     h.runtime.deps.config = AppConfig.model_construct(pipelines=[pipeline, rogue])
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     _assert_target_untouched(h, run, "TargetIsSourceCluster")
 
 
 def test_no_secret_value_appears_anywhere(harness: Any, capsys: Any, caplog: Any) -> None:
     caplog.set_level(logging.INFO)  # the deployed LOG_LEVEL; botocore DEBUG logs print request bodies
     h = harness()
-    h.world.nightly_snapshot(h.runtime)
-    [run] = h.run_to_end()
+    run = nightly(h)
     assert run.status.value == "SUCCEEDED"
     secrets = h.world.client("secretsmanager", "us-west-2")
     master = json.loads(secrets.get_secret_value(SecretId="aurora-restore/db-credentials")["SecretString"])
