@@ -269,22 +269,30 @@ class MariaDBServer(_Admin):
         self._socket = str(base / "mysqld.sock")
         self._log = str(base / "mysqld.log")
         user_args = ["--user=root"] if os.geteuid() == 0 else []
-        result = subprocess.run(
-            [
-                install,
-                "--no-defaults",
-                *user_args,
-                f"--datadir={datadir}",
-                "--auth-root-authentication-method=socket",
-                f"--auth-root-socket-user={self.admin_user}",
-                "--skip-test-db",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise MariaDBUnavailable(f"{install} failed:\n{_tail(result.stdout + result.stderr)}")
+        # A private tmpdir: two servers bootstrapping at once (parallel test workers) must not share /tmp files.
+        tmpdir = base / "tmp"
+        tmpdir.mkdir(exist_ok=True)
+        for attempt in range(2):
+            result = subprocess.run(
+                [
+                    install,
+                    "--no-defaults",
+                    *user_args,
+                    f"--datadir={datadir}",
+                    f"--tmpdir={tmpdir}",
+                    "--auth-root-authentication-method=socket",
+                    f"--auth-root-socket-user={self.admin_user}",
+                    "--skip-test-db",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode == 0:
+                break
+            shutil.rmtree(datadir, ignore_errors=True)
+            if attempt == 1:
+                raise MariaDBUnavailable(f"{install} failed:\n{_tail(result.stdout + result.stderr)}")
         for _attempt in range(3):  # a free port can be taken between choosing and binding it
             self.port = _free_port()
             with open(self._log, "ab") as log:
@@ -294,6 +302,7 @@ class MariaDBServer(_Admin):
                         "--no-defaults",
                         *user_args,
                         f"--datadir={datadir}",
+                        f"--tmpdir={tmpdir}",
                         f"--socket={self._socket}",
                         f"--port={self.port}",
                         "--bind-address=127.0.0.1",
