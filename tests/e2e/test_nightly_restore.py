@@ -95,7 +95,13 @@ def test_nightly_restore_succeeds_on_real_state(harness: Any, mariadb: Any) -> N
             cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
             assert cursor.fetchone()[1]
     with tls_login(mariadb, "analyst", USER_PASSWORDS["analyst"]) as analyst:
-        assert any("`app_read`" in g for g in grants(analyst))
+        analyst_grants = grants(analyst)
+        assert {g for g in analyst_grants if not g.startswith("GRANT USAGE")} == {
+            "GRANT `app_read` TO `analyst`@`%`",
+            "GRANT SELECT ON `appdb`.* TO `app_read`",  # the role's grants, active through the default role
+            "SET DEFAULT ROLE `app_read` FOR `analyst`@`%`",
+        }
+        assert any(g.startswith("GRANT USAGE") and "REQUIRE SSL" in g for g in analyst_grants)
         with analyst.cursor() as cursor:
             cursor.execute("SELECT COUNT(*) FROM appdb.customers")
             assert cursor.fetchone()[0] > 0
