@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                     "RestoreRequested",
                     {"version": "1", "pipeline": "nightly", "requested_by": "demo", "request_id": "rerun-1"},
                 )
-                runs = _run_to_end(runtime)
+                runs = _run_to_end(runtime, expected=2)
             ok = True
-            for run in runs:
+            for run in reversed(runs):
                 print(f"Run {run.run_id}: {run.status.value}")
                 print("\n".join(timeline(runtime, run.run_id, start)))
                 print()
@@ -95,14 +95,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if ok else 1
 
 
-def _run_to_end(runtime: object) -> list[Any]:
+def _run_to_end(runtime: object, expected: int = 1) -> list[Any]:
     from local_runtime.runtime import LocalRuntime
 
     assert isinstance(runtime, LocalRuntime)
 
     def finished() -> bool:
         runs = runtime.deps.store.recent_runs(None, 50)
-        return bool(runs) and all(r.status.is_terminal and r.notified_at is not None for r in runs)
+        return len(runs) >= expected and all(r.status.is_terminal and r.notified_at is not None for r in runs)
 
     # Handlers print Powertools' EMF/cold-start lines to stdout as in Lambda; keep the demo's output readable.
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
