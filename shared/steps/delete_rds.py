@@ -97,6 +97,6 @@ def advance(deps: Deps, run: Run, trigger: str | None) -> None:
         run,
         STEP,
         0,
-        f"deletion of {cluster.identifier} requested (instances gone); waiting for RDS-EVENT-0171",
+        f"deletion of {cluster.identifier} requested; waiting for RDS-EVENT-0171",
         trigger,
     )
