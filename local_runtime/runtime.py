@@ -409,6 +409,10 @@ class LocalRuntime:
     def after_rds_call(self, region: str, operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
         self.rds_calls.append((self.clock.now(), region, operation))
         _RdsEmulator(self, region).after(operation, params, parsed)
+        self.maybe_arm_crash(operation)
+
+    def maybe_arm_crash(self, operation: str) -> None:
+        """After a call named in `crash_after`, the handler's next state write crashes (once)."""
         if operation in self.crash_after:
             self.crash_after.discard(operation)
             self._crash_pending = True
@@ -498,6 +502,8 @@ class _HookedClientFactory(ClientFactory):
                 runtime.after_rds_call(the_region, model.name, params, parsed)
             elif service == "events" and model.name == "PutEvents" and not parsed.get("FailedEntryCount"):
                 runtime.after_put_events(the_region, params.get("Entries", []))
+            if service != "rds":
+                runtime.maybe_arm_crash(model.name)
 
         events.register(f"provide-client-params.{service_id}", stash)
         events.register(f"before-call.{service_id}", inject)

@@ -55,6 +55,7 @@ def test_duplicate_delivery_acts_once(harness: Any, event: str) -> None:
 @pytest.mark.parametrize(
     "operation",
     [
+        "DescribeDBClusterSnapshots",
         "CopyDBClusterSnapshot",
         "DeleteDBInstance",
         "DeleteDBCluster",
@@ -190,3 +191,13 @@ def test_no_secret_value_appears_anywhere(harness: Any, capsys: Any, caplog: Any
     for where, text in haystacks.items():
         for value in values:
             assert value not in text, f"a secret value leaked into {where}"
+
+
+def test_crash_after_publishing_the_notification_republishes_once(harness: Any) -> None:
+    """Notifications are at-least-once: SNS cannot tell whether a crashed attempt's message went out."""
+    h = harness(crash_after={"Publish"})
+    run = nightly(h)
+    assert run.status.value == "SUCCEEDED" and run.notified_at is not None
+    messages = h.world.notifications()
+    assert len(messages) == 2 and messages[0] == messages[1], "the same summary, twice at most"
+    assert calls(h, "CopyDBClusterSnapshot") == 1 and calls(h, "RestoreDBClusterFromSnapshot") == 1
