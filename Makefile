@@ -1,10 +1,8 @@
 # aurora-restore developer commands. `make demo` and `make test` set up whatever is missing first.
 PY        := .venv/bin/python
 STAMP     := .venv/.installed
-SAMVENV   := .venv-sam
-CHECKOVVENV := .venv-checkov
 
-.PHONY: help setup demo test unit integration e2e lint typecheck cfn-lint sam-validate checkov bench build deploy clean
+.PHONY: help setup system-packages demo test unit integration e2e lint cfn-lint checkov bench build deploy clean
 
 help:
 	@echo "make demo      - run a whole nightly restore in local emulation and print its timeline"
@@ -19,7 +17,10 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 setup: $(STAMP)
 
-demo: $(STAMP)
+system-packages:
+	@bash scripts/ensure_system_packages.sh
+
+demo: $(STAMP) system-packages
 	$(PY) -m local_runtime.demo
 
 unit: $(STAMP)
@@ -42,7 +43,7 @@ cfn-lint: $(STAMP)
 checkov:
 	bash scripts/checkov.sh
 
-test: $(STAMP) lint cfn-lint checkov
+test: $(STAMP) system-packages lint cfn-lint checkov
 	$(PY) -m pytest tests -q -n 2  # 2 workers: the CI machine has 2 cores
 
 bench: $(STAMP)
