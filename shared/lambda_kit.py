@@ -54,13 +54,28 @@ def audit_config_error(step: Step, error: ConfigError) -> None:
         logger.warning("could not audit the configuration error", extra={"reason": str(exc)})
 
 
+class _InvocationContext:
+    """Stands in for the Lambda context when a harness invokes a handler without one (Lambda always passes one)."""
+
+    function_name = "aurora-restore-local"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:aurora-restore-local"
+    memory_limit_in_mb = 256
+    aws_request_id = "local"
+    log_group_name = "local"
+    log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
 def step_handler(step: Step) -> Handler:
     """`handler(event, context, deps=None)`: tests and the local runtime pass `deps`; Lambda builds them once."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics(capture_cold_start_metric=True)
-    def handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
+    def instrumented(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
         from shared.deps import default_deps
         from shared.dispatch import handle
 
@@ -77,6 +92,9 @@ def step_handler(step: Step) -> Handler:
         if resolved.idempotency is not None:
             resolved.idempotency[1].register_lambda_context(context)
         return handle(step, event, resolved).model_dump()
+
+    def handler(event: Any, context: Any = None, deps: Deps | None = None) -> dict[str, Any]:
+        return instrumented(event, context if context is not None else _InvocationContext(), deps=deps)
 
     handler.__name__ = f"{step.name.lower()}_handler"
     return handler
