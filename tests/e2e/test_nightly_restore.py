@@ -165,3 +165,15 @@ def test_rerun_by_custom_event_restores_again_with_pinned_snapshot(harness: Any)
     cluster = h.rds("us-west-2").describe_db_clusters(DBClusterIdentifier="staging-aurora")["DBClusters"][0]
     assert {t["Key"]: t["Value"] for t in cluster["TagList"]}[TAG_RUN] == second.run_id
     assert len(h.world.notifications()) == 2
+
+
+def test_same_region_pipeline(harness: Any) -> None:
+    """Source and target in one region: the copy is a local copy (no SourceRegion / presigned URL)."""
+    from local_runtime.world import default_config
+
+    h = harness(default_config(source_region="us-west-2"))
+    run = nightly(h)
+    assert run.status.value == "SUCCEEDED", run.failure
+    assert run.source_region == run.target_region == "us-west-2"
+    copies = h.rds("us-west-2").describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=run.copy_snapshot_id)
+    assert copies["DBClusterSnapshots"][0]["Status"] == "available"
