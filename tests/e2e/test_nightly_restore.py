@@ -9,7 +9,7 @@ import pymysql
 import pytest
 
 from local_runtime.template_rules import load_template
-from local_runtime.world import USER_PASSWORDS
+from local_runtime.world import USER_PASSWORDS, default_config
 from shared.naming import TAG_PIPELINE, TAG_RUN
 from shared.transitions import Step
 from tests.e2e.helpers import HAPPY_PATH, nightly
@@ -169,8 +169,6 @@ def test_rerun_by_custom_event_restores_again_with_pinned_snapshot(harness: Any)
 
 def test_same_region_pipeline(harness: Any) -> None:
     """Source and target in one region: the copy is a local copy (no SourceRegion / presigned URL)."""
-    from local_runtime.world import default_config
-
     h = harness(default_config(source_region="us-west-2"))
     run = nightly(h)
     assert run.status.value == "SUCCEEDED", run.failure
