@@ -135,6 +135,8 @@ class World:
                 DeletionProtection=True,
                 Tags=[{"Key": "environment", "Value": "production"}],
             )
+            # moto stamps an automated snapshot with the wall-clock minute; the simulated night makes its own.
+            self._drop_automated(pipeline.source_region, pipeline.source_cluster_id)
         target = self.client("rds", pipeline.target_region)
         if previous_target:
             target.create_db_cluster(
@@ -227,9 +229,9 @@ class World:
         assert pipeline is not None
         moment = at or runtime.clock.now()
         snapshot_id = f"rds:{pipeline.source_cluster_id}-{moment:%Y-%m-%d-%H-%M}"
-        snapshot = runtime.rds_backend(pipeline.source_region).create_auto_cluster_snapshot(
-            pipeline.source_cluster_id, snapshot_id
-        )
+        backend = runtime.rds_backend(pipeline.source_region)
+        backend.cluster_snapshots.pop(snapshot_id, None)  # moto's own wall-clock backup may share the name
+        snapshot = backend.create_auto_cluster_snapshot(pipeline.source_cluster_id, snapshot_id)
         snapshot.created = moment.replace(tzinfo=None)  # moto stamps wall-clock time; AWS stamps the backup time
         arn = f"arn:aws:rds:{pipeline.source_region}:{self.account}:cluster-snapshot:{snapshot_id}"
         envelope = {
