@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from copy import deepcopy
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -183,6 +183,7 @@ class World:
         cluster = anchor
         if cluster is None:
             cluster = f"{pipeline}-anchor"
+        if not rds.describe_db_clusters(Filters=[{"Name": "db-cluster-id", "Values": [cluster]}])["DBClusters"]:
             rds.create_db_cluster(
                 DBClusterIdentifier=cluster,
                 Engine="aurora-mysql",
@@ -198,6 +199,13 @@ class World:
                 {"Key": TAG_RUN, "Value": f"old-{index}"},
             ],
         )
+        # Earlier nights, in order (old-0 is the oldest): retention must not depend on moto's wall-clock stamps.
+        from moto.rds.models import rds_backends
+
+        backend = rds_backends[self.account][region]
+        backend.cluster_snapshots[f"ar-{pipeline}-old-{index}"].created = datetime.now(UTC).replace(
+            tzinfo=None
+        ) - timedelta(days=10 - index)
         if index == 0:
             rds.create_db_cluster_snapshot(
                 DBClusterIdentifier=cluster,

@@ -175,3 +175,13 @@ def test_same_region_pipeline(harness: Any) -> None:
     assert run.source_region == run.target_region == "us-west-2"
     copies = h.rds("us-west-2").describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=run.copy_snapshot_id)
     assert copies["DBClusterSnapshots"][0]["Status"] == "available"
+
+
+def test_first_run_without_a_previous_target(harness: Any) -> None:
+    """Nothing to replace yet: delete-rds finds no target, emits TargetDeleted, and the restore goes ahead."""
+    h = harness(build={"previous_target": False})
+    run = nightly(h)
+    assert run.status.value == "SUCCEEDED", run.failure
+    restore = next(r for r in h.trail(run.run_id) if str(r.to_status) == "RESTORING")
+    assert restore.trigger == "TargetDeleted"
+    assert not [op for _, _, op in h.runtime.rds_calls if op in ("DeleteDBCluster", "DeleteDBInstance")]
