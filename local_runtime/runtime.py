@@ -13,6 +13,7 @@ import heapq
 import importlib
 import itertools
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -198,8 +199,7 @@ class LocalRuntime:
         params = parameter_defaults(self._template)
         for spec in self._specs:
             if spec.schedule:
-                expression = str(resolve(_parse_schedule_ref(spec.schedule), params))
-                return _rate_seconds(expression)
+                return _rate_seconds(str(resolve(spec.schedule, params)))
         raise RuntimeError("template.yaml has no scheduled orchestrator check")
 
     def _schedule_payload(self) -> dict[str, Any]:
@@ -551,28 +551,38 @@ class _RdsEmulator:
 
             self._later(self.d.copy, finish)  # no RDS event: Aurora emits none for cluster-snapshot copies
 
-    def _on_DeleteDBInstance(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
-        instance_id = params["DBInstanceIdentifier"]
-        instance = self.rt._doomed.pop((self.region, instance_id), None)
-        if instance is not None:
-            instance.status = "deleting"
-            self.backend.databases[instance_id] = instance
+    def _delete_slowly(self, collection: Any, resource_id: str, seconds: int, emit: Callable[[], None]) -> None:
+        """moto deleted it at once; AWS shows it `deleting` for a while, then emits the deletion event."""
+        resource = self.rt._doomed.pop((self.region, resource_id), None)
+        if resource is not None:
+            resource.status = "deleting"
+            collection[resource_id] = resource
 
         def gone() -> None:
-            if self.backend.databases.get(instance_id) is instance:
-                del self.backend.databases[instance_id]
-            self.rt.emit_rds_event(
+            if collection.get(resource_id) is resource:
+                del collection[resource_id]
+            emit()
+
+        self._later(seconds, gone)
+
+    def _on_DeleteDBInstance(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
+        instance_id = params["DBInstanceIdentifier"]
+        arn = self._arn("db", instance_id)
+        self._delete_slowly(
+            self.backend.databases,
+            instance_id,
+            self.d.instance_delete,
+            lambda: self.rt.emit_rds_event(
                 self.region,
                 "RDS DB Instance Event",
                 "RDS-EVENT-0003",
-                self._arn("db", instance_id),
+                arn,
                 instance_id,
                 "DB_INSTANCE",
                 "DB instance deleted",
                 "deletion",
-            )
-
-        self._later(self.d.instance_delete, gone)
+            ),
+        )
 
     def _on_DeleteDBCluster(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
         cluster_id = params["DBClusterIdentifier"]
@@ -580,26 +590,22 @@ class _RdsEmulator:
         for snapshot_id, snapshot in list(self.backend.cluster_snapshots.items()):
             if snapshot.snapshot_type == "automated" and snapshot.cluster.db_cluster_identifier == cluster_id:
                 del self.backend.cluster_snapshots[snapshot_id]
-        cluster = self.rt._doomed.pop((self.region, cluster_id), None)
-        if cluster is not None:
-            cluster.status = "deleting"
-            self.backend.clusters[cluster_id] = cluster
-
-        def gone() -> None:
-            if self.backend.clusters.get(cluster_id) is cluster:
-                del self.backend.clusters[cluster_id]
-            self.rt.emit_rds_event(
+        arn = self._arn("cluster", cluster_id)
+        self._delete_slowly(
+            self.backend.clusters,
+            cluster_id,
+            self.d.cluster_delete,
+            lambda: self.rt.emit_rds_event(
                 self.region,
                 "RDS DB Cluster Event",
                 "RDS-EVENT-0171",
-                self._arn("cluster", cluster_id),
+                arn,
                 cluster_id,
                 "CLUSTER",
                 "DB cluster deleted",
                 "deletion",
-            )
-
-        self._later(self.d.cluster_delete, gone)
+            ),
+        )
 
     def _on_RestoreDBClusterFromSnapshot(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
         cluster_id = params["DBClusterIdentifier"]
@@ -702,15 +708,9 @@ def _schedule_event(now: datetime, account: str) -> dict[str, Any]:
     }
 
 
-def _parse_schedule_ref(expression: str) -> Any:
-    return {"Ref": expression[5:-1]} if expression.startswith("{'Ref'") else expression
-
-
 def _rate_seconds(expression: str) -> int:
-    text = expression.strip()
-    if text.startswith("{"):
-        text = str(json.loads(text.replace("'", '"')))
-    if not text.startswith("rate("):
-        return 60
-    amount, unit = text[5:-1].split()
-    return int(amount) * {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600}.get(unit, 1)
+    """`rate(1 minute)` -> 60. The local runtime only emulates rate schedules."""
+    match = re.fullmatch(r"rate\((\d+) (minutes?|hours?)\)", expression.strip())
+    if match is None:
+        raise ValueError(f"the local runtime only runs rate(...) schedules, not {expression!r}")
+    return int(match.group(1)) * (60 if match.group(2).startswith("minute") else 3600)

@@ -115,7 +115,7 @@ class FunctionSpec:
     code_uri: str
     handler: str
     rules: list[Rule]
-    schedule: str | None
+    schedule: Any  # ScheduleExpression as written (a string or an intrinsic such as {"Ref": ...})
     schedule_input: dict[str, Any] | None = None
 
 
@@ -161,7 +161,7 @@ def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
                     )
                 )
             elif event_type in ("ScheduleV2", "Schedule"):
-                schedule = str(event_props.get("ScheduleExpression"))
+                schedule = event_props.get("ScheduleExpression")
                 schedule_input = json.loads(event_props["Input"]) if "Input" in event_props else None
         specs.append(
             FunctionSpec(

@@ -60,10 +60,6 @@ class ConfigSource:
         return parse_config(str(raw))
 
 
-def load_app_config(settings: Settings, clients: ClientFactory) -> AppConfig:
-    return ConfigSource(settings, clients).load()
-
-
 def idempotency_layer(settings: Settings, clients: ClientFactory) -> Any:
     if not settings.idempotency_table_name:
         return None
@@ -83,9 +79,10 @@ def build_deps(
     sql_for: Any = None,
     logger: Any = None,
     metric: Any = None,
+    config: AppConfig | None = None,
 ) -> Deps:
     clients = clients or ClientFactory()
-    config = load_app_config(settings, clients)
+    config = config or ConfigSource(settings, clients).load()
     region = settings.target_region
     deps = Deps(
         config=config,
@@ -113,7 +110,8 @@ def _container() -> tuple[ConfigSource, Deps]:
 
     settings = load_settings()
     clients = ClientFactory()
-    return ConfigSource(settings, clients), build_deps(settings, clients, logger=logger, metric=metrics_sink)
+    source = ConfigSource(settings, clients)
+    return source, build_deps(settings, clients, logger=logger, metric=metrics_sink, config=source.load())
 
 
 def default_deps() -> Deps:

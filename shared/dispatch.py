@@ -80,8 +80,10 @@ class Rejected(Exception):
     pass
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _tick(event_id: str) -> ParsedEvent:
+    return ParsedEvent(
+        kind="schedule", idempotency_key=event_id, trigger="schedule", time=datetime.now(UTC), event_id=event_id
+    )
 
 
 def parse_event(raw: Any) -> ParsedEvent:
@@ -124,13 +126,7 @@ def parse_event(raw: Any) -> ParsedEvent:
                 detail=detail,
             )
         if source in ("aws.events", "aws.scheduler") or detail_type == "Scheduled Event" or raw.get("schedule"):
-            return ParsedEvent(
-                kind="schedule",
-                idempotency_key=str(raw.get("id", "")),
-                trigger="schedule",
-                time=_now(),
-                event_id=str(raw.get("id", "")),
-            )
+            return _tick(str(raw.get("id", "")))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
         raise Rejected(f"malformed {source} event {detail_type!r}: {problems}") from None
@@ -159,9 +155,7 @@ def reject(deps: Deps, step: Step, reason: str) -> Outcome:
 def handle(step: Step, raw: Any, deps: Deps) -> Outcome:
     if step is Step.ORCHESTRATOR_CHECK:
         # Only the schedule invokes it, whatever payload the scheduler sends: every invocation is a tick.
-        return process(
-            step, ParsedEvent(kind="schedule", idempotency_key="", trigger="schedule", time=_now(), event_id=""), deps
-        )
+        return process(step, _tick(""), deps)
     try:
         event = parse_event(raw)
     except Rejected as exc:

@@ -143,12 +143,6 @@ class Rds:
             lambda: self._client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier),
         )
 
-    def add_tags(self, arn: str, tags: dict[str, str]) -> None:
-        self._call(
-            "AddTagsToResource",
-            lambda: self._client.add_tags_to_resource(ResourceName=arn, Tags=_tag_list(tags)),  # type: ignore[arg-type]
-        )
-
     # Clusters and instances ------------------------------------------------------------------------------------
     def find_cluster(self, cluster_id: str) -> ClusterView | None:
         found = self._maybe(
