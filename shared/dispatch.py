@@ -26,6 +26,7 @@ from shared.events import (
 )
 from shared.model import AuditRecord, Run, RunStatus
 from shared.naming import lock_key_for
+from shared.routing import ROUTES
 from shared.steps import (
     archive_snapshot,
     check_copy_status,
@@ -44,15 +45,18 @@ from shared.transitions import DetailType, Step
 
 Advance = Callable[[Deps, Run, str | None], None]
 
+_ADVANCE: dict[Step, Advance] = {
+    Step.COPY_SNAPSHOT: copy_snapshot.advance,
+    Step.CHECK_COPY_STATUS: check_copy_status.advance,
+    Step.DELETE_RDS: delete_rds.advance,
+    Step.RESTORE_SNAPSHOT: restore_snapshot.advance,
+    Step.CHECK_RESTORE_STATUS: check_restore_status.advance,
+    Step.SETUP_DB_USERS: setup_db_users.advance,
+    Step.ARCHIVE_SNAPSHOT: archive_snapshot.advance,
+    Step.SNS_NOTIFICATION: sns_notification.advance,
+}
 RUN_STEPS: dict[Step, tuple[frozenset[RunStatus], Advance]] = {
-    Step.COPY_SNAPSHOT: (frozenset({RunStatus.REQUESTED}), copy_snapshot.advance),
-    Step.CHECK_COPY_STATUS: (frozenset({RunStatus.COPYING}), check_copy_status.advance),
-    Step.DELETE_RDS: (frozenset({RunStatus.REPLACING_TARGET}), delete_rds.advance),
-    Step.RESTORE_SNAPSHOT: (frozenset({RunStatus.REPLACING_TARGET}), restore_snapshot.advance),
-    Step.CHECK_RESTORE_STATUS: (frozenset({RunStatus.RESTORING}), check_restore_status.advance),
-    Step.SETUP_DB_USERS: (frozenset({RunStatus.CONFIGURING_DB}), setup_db_users.advance),
-    Step.ARCHIVE_SNAPSHOT: (frozenset({RunStatus.ARCHIVING}), archive_snapshot.advance),
-    Step.SNS_NOTIFICATION: (frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED}), sns_notification.advance),
+    route.step: (frozenset(route.acts_in), _ADVANCE[route.step]) for route in ROUTES if route.acts_in
 }
 
 

@@ -1,4 +1,7 @@
-"""The run state machine as data. Handlers, the orchestrator check, the docs and the tests all read this table."""
+"""The run state machine as data: states, legal transitions and the event a run emits on entering a state.
+
+Which step acts in which state, and what wakes it, is the routing table next to this one (`shared/routing.py`).
+"""
 
 from __future__ import annotations
 
@@ -40,7 +43,6 @@ class DetailType(StrEnum):
 @dataclass(frozen=True)
 class StateSpec:
     status: RunStatus
-    owner: Step | None  # the step the orchestrator's RunCheckDue wakes for a run in this state
     next_states: tuple[RunStatus, ...]
     entered_event: DetailType | None  # emitted when a run enters this state
     description: str
@@ -51,48 +53,42 @@ STATES: dict[RunStatus, StateSpec] = {
     for s in (
         StateSpec(
             RunStatus.REQUESTED,
-            Step.COPY_SNAPSHOT,
             (RunStatus.COPYING,),
             DetailType.RUN_REQUESTED,
             "run opened, target locked; copy not yet requested",
         ),
         StateSpec(
             RunStatus.COPYING,
-            Step.CHECK_COPY_STATUS,
             (RunStatus.REPLACING_TARGET,),
             None,
             "copy requested; Aurora emits no event when it ends, so only the check looks",
         ),
         StateSpec(
             RunStatus.REPLACING_TARGET,
-            Step.DELETE_RDS,
             (RunStatus.RESTORING,),
             DetailType.SNAPSHOT_COPIED,
             "copy available; deleting the previous target (instances, then cluster)",
         ),
         StateSpec(
             RunStatus.RESTORING,
-            Step.CHECK_RESTORE_STATUS,
             (RunStatus.CONFIGURING_DB,),
             None,
             "cluster restore requested; creating instances; waiting for all to be available",
         ),
         StateSpec(
             RunStatus.CONFIGURING_DB,
-            Step.SETUP_DB_USERS,
             (RunStatus.ARCHIVING,),
             DetailType.CLUSTER_AVAILABLE,
             "rotating the master password, running post-restore SQL, creating users",
         ),
         StateSpec(
             RunStatus.ARCHIVING,
-            Step.ARCHIVE_SNAPSHOT,
             (RunStatus.SUCCEEDED,),
             DetailType.DATABASE_READY,
             "applying snapshot retention",
         ),
-        StateSpec(RunStatus.SUCCEEDED, Step.SNS_NOTIFICATION, (), DetailType.RUN_SUCCEEDED, "done"),
-        StateSpec(RunStatus.FAILED, Step.SNS_NOTIFICATION, (), DetailType.RUN_FAILED, "failed; see failure"),
+        StateSpec(RunStatus.SUCCEEDED, (), DetailType.RUN_SUCCEEDED, "done"),
+        StateSpec(RunStatus.FAILED, (), DetailType.RUN_FAILED, "failed; see failure"),
     )
 }
 
@@ -103,7 +99,3 @@ def can_transition(current: RunStatus, new: RunStatus) -> bool:
     if new is RunStatus.FAILED:
         return not current.is_terminal
     return new in STATES[current].next_states
-
-
-def owner_of(status: RunStatus) -> Step | None:
-    return STATES[status].owner

@@ -20,7 +20,8 @@ from local_runtime.template_rules import Rule, functions
 from shared.dispatch import parse_event
 from shared.events import DETAIL_MODELS, PIPELINE_SOURCE, RDS_SOURCE, RestoreRequestedDetail
 from shared.model import RunStatus
-from shared.transitions import DetailType, Step, owner_of
+from shared.routing import owner_of
+from shared.transitions import DetailType, Step
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 BUS_NAME = "aurora-restore-dev"

@@ -7,7 +7,8 @@ import pytest
 from shared.dispatch import RUN_STEPS
 from shared.events import DETAIL_MODELS
 from shared.model import RunStatus
-from shared.transitions import ACTIVE_STATUSES, STATES, DetailType, Step, can_transition, owner_of
+from shared.routing import owner_of
+from shared.transitions import ACTIVE_STATUSES, STATES, DetailType, Step, can_transition
 
 
 def test_every_status_has_a_spec() -> None:
