@@ -53,8 +53,9 @@ from local_runtime.world import TARGET_REGION, World, default_config  # noqa: E4
 from shared.aws.state_store import _from_item, run_item  # noqa: E402
 from shared.events import OutgoingEvent  # noqa: E402
 from shared.model import Run, RunStatus  # noqa: E402
-from shared.steps import orchestrator_check, runflow  # noqa: E402
+from shared.steps import orchestrator_check  # noqa: E402
 from shared.steps.context import Deps  # noqa: E402
+from shared.steps.turn import StepTurn, event_detail  # noqa: E402
 from shared.transitions import ACTIVE_STATUSES, DetailType  # noqa: E402
 
 
@@ -102,24 +103,14 @@ def baseline_tick(deps: Deps, client: Any, table: str) -> int:
     outgoing = []
     for run in due:
         if not run.status.is_terminal and now >= run.deadline_at:
-            runflow.fail(deps, run, "naive-cron", runflow.deadline_error(deps, run), "deadline")
+            expired = StepTurn(deps, run, "naive-cron", "deadline")
+            expired.fail(expired.deadline_exceeded())
             continue
-        leased = runflow.touch(
-            deps,
-            run,
-            "naive-cron",
-            "decision",
-            f"check due in {run.status.value}",
-            "schedule",
-            rebase=False,
-            next_check_at=now + orchestrator_check.LEASE,
-        )
+        turn = StepTurn(deps, run, "naive-cron", "schedule")
+        leased = turn.claim(f"check due in {run.status.value}", next_check_at=now + orchestrator_check.LEASE)
         if leased is not None:
-            outgoing.append(
-                OutgoingEvent(
-                    detail_type=DetailType.RUN_CHECK_DUE, detail=runflow.detail_for(leased, DetailType.RUN_CHECK_DUE)
-                )
-            )
+            detail = event_detail(leased, DetailType.RUN_CHECK_DUE)
+            outgoing.append(OutgoingEvent(detail_type=DetailType.RUN_CHECK_DUE, detail=detail))
     if outgoing:
         deps.bus.publish(outgoing)
     return len(due)

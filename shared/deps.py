@@ -3,12 +3,16 @@ moto only patches clients created after it starts, so nothing is created at impo
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 
+from shared import observability
 from shared.aws.eventbridge import EventBridgePublisher
 from shared.aws.rds import Rds
 from shared.aws.secrets import Secrets
@@ -16,6 +20,7 @@ from shared.aws.sns import SnsNotifier
 from shared.aws.state_store import DynamoStateStore
 from shared.clock import Clock, SystemClock
 from shared.config import AppConfig, parse_config
+from shared.ports import StateStore
 from shared.settings import Settings, load_settings
 from shared.sql.mysql import PyMySqlConnector
 from shared.steps.context import Deps
@@ -53,8 +58,6 @@ class ConfigSource:
         if self._settings.pipelines_config:
             return parse_config(self._settings.pipelines_config)
         if self._provider is None:
-            from aws_lambda_powertools.utilities.parameters import SSMProvider
-
             self._provider = SSMProvider(boto3_client=self._clients.client("ssm", self._settings.target_region))
         raw = self._provider.get(self._settings.config_parameter_name or "", max_age=self.CONFIG_MAX_AGE)
         return parse_config(str(raw))
@@ -63,8 +66,6 @@ class ConfigSource:
 def idempotency_layer(settings: Settings, clients: ClientFactory) -> Any:
     if not settings.idempotency_table_name:
         return None
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table_name,
         boto3_client=clients.client("dynamodb", settings.target_region),
@@ -106,12 +107,12 @@ def build_deps(
 
 @cache
 def _container() -> tuple[ConfigSource, Deps]:
-    from shared.lambda_kit import logger, metrics_sink
-
     settings = load_settings()
     clients = ClientFactory()
     source = ConfigSource(settings, clients)
-    return source, build_deps(settings, clients, logger=logger, metric=metrics_sink, config=source.load())
+    return source, build_deps(
+        settings, clients, logger=observability.logger, metric=observability.count, config=source.load()
+    )
 
 
 def default_deps() -> Deps:
@@ -119,6 +120,14 @@ def default_deps() -> Deps:
     source, deps = _container()
     deps.config = source.load()
     return deps
+
+
+def fallback_store() -> StateStore | None:
+    """The audit table alone, from the environment: for recording a failure to build the dependencies."""
+    audit_table = os.environ.get("AUDIT_TABLE_NAME")
+    if not audit_table:
+        return None
+    return DynamoStateStore(boto3.client("dynamodb"), os.environ.get("STATE_TABLE_NAME", ""), audit_table)
 
 
 def reset_default_deps() -> None:

@@ -1,54 +1,41 @@
-"""Powertools wiring shared by every handler: structured logs with the EventBridge id as correlation id,
-EMF metrics, X-Ray tracing, and a handler factory so each service's app.py stays one line of wiring."""
+"""Powertools wiring shared by every handler: structured logs with the EventBridge id as correlation id, EMF
+metrics, X-Ray tracing, and a handler factory so each service's app.py stays one line of wiring."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.deps import default_deps, fallback_store
+from shared.dispatch import handle
 from shared.errors import ConfigError, PipelineError
+from shared.observability import count, logger, metrics, tracer
+from shared.outside_run import REJECTED, record_outside_run
 from shared.steps.context import Deps
 from shared.transitions import Step
-
-logger = Logger(service="aurora-restore")
-tracer = Tracer(service="aurora-restore")
-metrics = Metrics(namespace="AuroraRestore", service="aurora-restore")
 
 Handler = Callable[..., dict[str, Any]]
 
 
-def metrics_sink(name: str, value: float) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-
 def audit_config_error(step: Step, error: ConfigError) -> None:
     """Best effort: the tables may be reachable even when the pipeline configuration is not valid."""
-    import os
-    from datetime import UTC, datetime
-
-    import boto3
-
-    from shared.aws.state_store import DynamoStateStore
-    from shared.model import AuditRecord
-
     try:
-        store = DynamoStateStore(
-            boto3.client("dynamodb"), os.environ.get("STATE_TABLE_NAME", ""), os.environ["AUDIT_TABLE_NAME"]
-        )
-        store.audit(
-            AuditRecord(
-                subject="rejected",
-                at=datetime.now(UTC),
-                kind="rejected",
-                step=step.value,
-                message=error.message[:1000],
-                code=error.code,
-            )
+        store = fallback_store()
+        if store is None:
+            raise KeyError("AUDIT_TABLE_NAME")
+        record_outside_run(
+            store,
+            logger,
+            datetime.now(UTC),
+            step=step.value,
+            kind="rejected",
+            message=error.message,
+            subject=REJECTED,
+            code=error.code,
         )
     except (KeyError, PipelineError) as exc:
         logger.warning("could not audit the configuration error", extra={"reason": str(exc)})
@@ -76,9 +63,6 @@ def step_handler(step: Step) -> Handler:
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics(capture_cold_start_metric=True)
     def instrumented(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-        from shared.deps import default_deps
-        from shared.dispatch import handle
-
         logger.append_keys(step=step.value)
         try:
             resolved = deps or default_deps()
@@ -86,7 +70,7 @@ def step_handler(step: Step) -> Handler:
             # Raise after recording: Lambda retries twice, then the event waits in the on-failure queue (alarmed)
             # to be replayed once the configuration is fixed. Nothing is lost, nothing acts on a bad config.
             logger.error("invalid configuration", extra={"reason": exc.message})
-            metrics_sink("ConfigErrors", 1)
+            count("ConfigErrors")
             audit_config_error(step, exc)
             raise
         if resolved.idempotency is not None:

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.model import Run, RunStatus
+from shared.model import RunStatus
 from shared.naming import MANAGED_BY, TAG_MANAGED_BY, TAG_PIPELINE
 from shared.ports import SnapshotView
-from shared.steps import runflow
-from shared.steps.context import Deps
-from shared.transitions import Step
-
-STEP = Step.ARCHIVE_SNAPSHOT.value
+from shared.steps.turn import StepTurn
 
 
 def to_delete(copies: list[SnapshotView], current_id: str, keep_last: int, now: datetime) -> list[SnapshotView]:
@@ -20,22 +16,17 @@ def to_delete(copies: list[SnapshotView], current_id: str, keep_last: int, now: 
     return [s for s in ordered[keep_last:] if s.status == "available"]
 
 
-def advance(deps: Deps, run: Run, trigger: str | None) -> None:
-    pipeline = deps.pipeline(run.pipeline)
-    rds = deps.rds_for(run.target_region)
+def act(turn: StepTurn) -> None:
+    run, pipeline = turn.run, turn.pipeline
+    rds = turn.deps.rds_for(run.target_region)
     copies = [
         s for s in rds.list_manual_snapshots(TAG_PIPELINE, pipeline.name) if s.tags.get(TAG_MANAGED_BY) == MANAGED_BY
     ]
-    doomed = to_delete(copies, run.copy_snapshot_id, pipeline.retention.keep_last, deps.clock.now())
+    doomed = to_delete(copies, run.copy_snapshot_id, pipeline.retention.keep_last, turn.now())
     for snapshot in doomed:
         rds.delete_snapshot(snapshot.identifier)
     kept = len(copies) - len(doomed)
     deleted = ", ".join(s.identifier for s in doomed) or "none"
-    runflow.advance(
-        deps,
-        run,
-        RunStatus.SUCCEEDED,
-        STEP,
-        f"retention keep_last={pipeline.retention.keep_last}: kept {kept}, deleted {deleted}",
-        trigger,
+    turn.transition(
+        RunStatus.SUCCEEDED, f"retention keep_last={pipeline.retention.keep_last}: kept {kept}, deleted {deleted}"
     )

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from shared.errors import PipelineError
-from shared.model import Run, RunStatus
-from shared.steps import runflow
-from shared.steps.context import Deps
+from shared.model import RunStatus
 from shared.steps.copy_snapshot import request_copy
-from shared.transitions import Step
+from shared.steps.turn import StepTurn
 
-STEP = Step.CHECK_COPY_STATUS.value
 IN_PROGRESS = {"creating", "copying", "pending"}
 
 
@@ -21,33 +18,23 @@ def next_look_seconds(elapsed: float, percent: int, min_poll: int, checks: int) 
     return float(min_poll * 2 ** min(checks, 6))
 
 
-def advance(deps: Deps, run: Run, trigger: str | None) -> None:
-    pipeline = deps.pipeline(run.pipeline)
-    copy = deps.rds_for(run.target_region).find_cluster_snapshot(run.copy_snapshot_id)
+def act(turn: StepTurn) -> None:
+    run = turn.run
+    rds = turn.deps.rds_for(run.target_region)
+    copy = rds.find_cluster_snapshot(run.copy_snapshot_id)
     if copy is None:
-        request_copy(deps, pipeline, run)
+        request_copy(turn)
         raise PipelineError(
             "CopyMissing", f"copy {run.copy_snapshot_id} was not found; requested it again", transient=True
         )
     if copy.status == "available":
-        runflow.advance(
-            deps, run, RunStatus.REPLACING_TARGET, STEP, f"copy {copy.identifier} available", trigger, copy_percent=100
-        )
+        turn.transition(RunStatus.REPLACING_TARGET, f"copy {copy.identifier} available", copy_percent=100)
         return
     if copy.status in IN_PROGRESS:
-        policy = pipeline.policy(run.status)
-        elapsed = (deps.clock.now() - run.state_entered_at).total_seconds()
-        delay = next_look_seconds(elapsed, copy.percent_progress, policy.min_poll_seconds, run.checks)
-        runflow.wait(
-            deps,
-            run,
-            STEP,
-            delay,
-            f"copy {copy.status} at {copy.percent_progress}%",
-            trigger,
-            copy_percent=copy.percent_progress,
-        )
+        elapsed = (turn.now() - run.state_entered_at).total_seconds()
+        delay = next_look_seconds(elapsed, copy.percent_progress, turn.policy.min_poll_seconds, run.checks)
+        turn.wait(delay, f"copy {copy.status} at {copy.percent_progress}%", copy_percent=copy.percent_progress)
         return
     # failed/error/incompatible: drop the broken copy so a retry can start a fresh one
-    deps.rds_for(run.target_region).delete_snapshot(copy.identifier)
+    rds.delete_snapshot(copy.identifier)
     raise PipelineError("CopyFailed", f"copy {copy.identifier} ended in status {copy.status!r}", transient=True)

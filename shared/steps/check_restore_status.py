@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from shared.errors import PipelineError, SafetyViolation
-from shared.model import Run, RunStatus
+from shared.model import RunStatus
 from shared.naming import TAG_RUN
-from shared.steps import runflow
-from shared.steps.context import Deps
 from shared.steps.restore_snapshot import ensure_instances, request_restore
-from shared.transitions import Step
+from shared.steps.turn import StepTurn
 
-STEP = Step.CHECK_RESTORE_STATUS.value
 FAILED_STATES = {
     "failed",
     "inaccessible-encryption-credentials",
@@ -22,13 +19,12 @@ FAILED_STATES = {
 }
 
 
-def advance(deps: Deps, run: Run, trigger: str | None) -> None:
-    pipeline = deps.pipeline(run.pipeline)
-    policy = pipeline.policy(run.status)
-    backoff = policy.min_poll_seconds * 2 ** min(run.checks, 6)
-    cluster = deps.rds_for(run.target_region).find_cluster(run.target_cluster_id)
+def act(turn: StepTurn) -> None:
+    run, pipeline = turn.run, turn.pipeline
+    backoff = turn.policy.min_poll_seconds * 2 ** min(run.checks, 6)
+    cluster = turn.deps.rds_for(run.target_region).find_cluster(run.target_cluster_id)
     if cluster is None:
-        request_restore(deps, pipeline, run)
+        request_restore(turn)
         raise PipelineError(
             "RestoreMissing",
             f"restored cluster {run.target_cluster_id} not found; requested the restore again",
@@ -42,21 +38,14 @@ def advance(deps: Deps, run: Run, trigger: str | None) -> None:
     if cluster.status in FAILED_STATES:
         raise PipelineError("RestoreFailed", f"cluster {cluster.identifier} is {cluster.status!r}")
     if cluster.status != "available":
-        runflow.wait(deps, run, STEP, backoff, f"cluster {cluster.status}", trigger)
+        turn.wait(backoff, f"cluster {cluster.status}")
         return
-    statuses = ensure_instances(deps, pipeline, run, cluster.engine or pipeline.engine)
+    statuses = ensure_instances(turn, cluster.engine or pipeline.engine)
     broken = [s for s in statuses if s in FAILED_STATES]
     if broken:
         raise PipelineError("InstanceFailed", f"instances of {cluster.identifier} are {broken}")
     pending = [s for s in statuses if s != "available"]
     if pending:
-        runflow.wait(deps, run, STEP, backoff, f"{len(pending)}/{len(statuses)} instances not yet available", trigger)
+        turn.wait(backoff, f"{len(pending)}/{len(statuses)} instances not yet available")
         return
-    runflow.advance(
-        deps,
-        run,
-        RunStatus.CONFIGURING_DB,
-        STEP,
-        f"cluster {cluster.identifier} and {len(statuses)} instance(s) available",
-        trigger,
-    )
+    turn.transition(RunStatus.CONFIGURING_DB, f"cluster {cluster.identifier} and {len(statuses)} instance(s) available")

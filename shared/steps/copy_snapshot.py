@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from shared.config import PipelineConfig
 from shared.errors import PipelineError, SafetyViolation, snapshot_already_exists
-from shared.model import Run, RunStatus
+from shared.model import RunStatus
 from shared.naming import TAG_RUN, TAG_SOURCE_SNAPSHOT, ownership_tags, strip_automated_prefix
 from shared.ports import SnapshotView
-from shared.steps import runflow
-from shared.steps.context import Deps
-from shared.transitions import Step
-
-STEP = Step.COPY_SNAPSHOT.value
+from shared.steps.turn import StepTurn
 
 
-def request_copy(deps: Deps, pipeline: PipelineConfig, run: Run) -> SnapshotView:
+def request_copy(turn: StepTurn) -> SnapshotView:
     """Start the copy, or find the one a previous (crashed or duplicate) attempt of this run started."""
+    run, pipeline, deps = turn.run, turn.pipeline, turn.deps
     target = deps.rds_for(run.target_region)
     existing = target.find_cluster_snapshot(run.copy_snapshot_id)
     if existing is None:
@@ -54,16 +50,12 @@ def request_copy(deps: Deps, pipeline: PipelineConfig, run: Run) -> SnapshotView
     return existing
 
 
-def advance(deps: Deps, run: Run, trigger: str | None) -> None:
-    pipeline = deps.pipeline(run.pipeline)
-    copy = request_copy(deps, pipeline, run)
+def act(turn: StepTurn) -> None:
+    run, pipeline = turn.run, turn.pipeline
+    copy = request_copy(turn)
     where = f"{run.source_region} -> {run.target_region}" if pipeline.cross_region else run.target_region
-    runflow.advance(
-        deps,
-        run,
+    turn.transition(
         RunStatus.COPYING,
-        STEP,
         f"copy {copy.identifier} requested ({where}, key {pipeline.kms_key_id})",
-        trigger,
         copy_percent=copy.percent_progress,
     )

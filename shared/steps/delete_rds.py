@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from shared.config import PipelineConfig
+from shared.config import AppConfig, PipelineConfig
 from shared.errors import PipelineError, SafetyViolation
-from shared.model import Run
 from shared.naming import TAG_PIPELINE, TAG_RUN
 from shared.ports import ClusterView, InstanceView, RdsGateway
-from shared.steps import runflow
-from shared.steps.context import Deps
-from shared.transitions import DetailType, Step
-
-STEP = Step.DELETE_RDS.value
+from shared.steps.turn import StepTurn
+from shared.transitions import DetailType
 
 
-def guard(deps: Deps, pipeline: PipelineConfig, cluster: ClusterView) -> None:
+def guard(config: AppConfig, pipeline: PipelineConfig, cluster: ClusterView) -> None:
     """The safety rules. Raises SafetyViolation (the run fails, nothing is deleted) unless all hold."""
     if cluster.identifier.lower() != pipeline.target_cluster_id.lower():
         raise SafetyViolation(
             "NotTheTarget",
             f"{cluster.identifier} is not the configured target {pipeline.target_cluster_id}; refusing to delete",
         )
-    if deps.config.is_source_cluster(pipeline.target_region, cluster.identifier):
+    if config.is_source_cluster(pipeline.target_region, cluster.identifier):
         raise SafetyViolation(
             "TargetIsSourceCluster", f"{cluster.identifier} is a configured source cluster; refusing to delete it"
         )
@@ -65,22 +61,20 @@ def _delete_members(rds: RdsGateway, pipeline: PipelineConfig, cluster: ClusterV
     return remaining
 
 
-def advance(deps: Deps, run: Run, trigger: str | None) -> None:
-    pipeline = deps.pipeline(run.pipeline)
-    backoff = pipeline.policy(run.status).min_poll_seconds * 2 ** min(run.checks, 4)
-    rds = deps.rds_for(run.target_region)
+def act(turn: StepTurn) -> None:
+    run, pipeline = turn.run, turn.pipeline
+    backoff = turn.policy.min_poll_seconds * 2 ** min(run.checks, 4)
+    rds = turn.deps.rds_for(run.target_region)
     cluster = rds.find_cluster(run.target_cluster_id)
     if cluster is None or cluster.tags.get(TAG_RUN) == run.run_id:
         # Gone (or already replaced by this very run after a crash): the restore step takes over.
         reason = "target absent" if cluster is None else "target already restored by this run"
-        runflow.wait(deps, run, STEP, 0, f"{reason}; TargetDeleted emitted", trigger)
-        runflow.emit_safely(deps, run, DetailType.TARGET_DELETED)
+        turn.wait(0, f"{reason}; TargetDeleted emitted")
+        turn.emit(DetailType.TARGET_DELETED)
         return
-    guard(deps, pipeline, cluster)
+    guard(turn.deps.config, pipeline, cluster)
     if cluster.status == "deleting":
-        runflow.wait(
-            deps, run, STEP, backoff, f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171", trigger
-        )
+        turn.wait(backoff, f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171")
         return
     remaining = _delete_members(rds, pipeline, cluster)
     try:
@@ -88,15 +82,6 @@ def advance(deps: Deps, run: Run, trigger: str | None) -> None:
     except PipelineError as exc:
         if exc.code != "InvalidDBClusterStateFault":
             raise
-        runflow.wait(
-            deps, run, STEP, backoff, f"instances deleting ({len(remaining)} left); cluster delete next", trigger
-        )
+        turn.wait(backoff, f"instances deleting ({len(remaining)} left); cluster delete next")
         return
-    runflow.wait(
-        deps,
-        run,
-        STEP,
-        0,
-        f"deletion of {cluster.identifier} requested; waiting for RDS-EVENT-0171",
-        trigger,
-    )
+    turn.wait(0, f"deletion of {cluster.identifier} requested; waiting for RDS-EVENT-0171")

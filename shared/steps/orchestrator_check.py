@@ -12,9 +12,11 @@ from datetime import timedelta
 from pydantic import BaseModel
 
 from shared.events import OutgoingEvent
+from shared.inbound import PipelineTrigger, RdsTrigger, ScheduleTick
 from shared.model import RunStatus
-from shared.steps import runflow
+from shared.outcome import Outcome
 from shared.steps.context import Deps
+from shared.steps.turn import StepTurn, event_detail
 from shared.transitions import ACTIVE_STATUSES, DetailType, Step
 
 STEP = Step.ORCHESTRATOR_CHECK.value
@@ -31,6 +33,11 @@ class CheckSummary(BaseModel):
     lost_lease: int = 0
 
 
+def handle(deps: Deps, event: RdsTrigger | PipelineTrigger | ScheduleTick) -> Outcome:
+    """Only the schedule invokes it, whatever payload the scheduler sends: every invocation is a tick."""
+    return Outcome(step=STEP, result="checked", detail=tick(deps).model_dump_json())
+
+
 def tick(deps: Deps) -> CheckSummary:
     now = deps.clock.now()
     summary = CheckSummary()
@@ -41,23 +48,16 @@ def tick(deps: Deps) -> CheckSummary:
             if now - run.next_check_at > OVERDUE:
                 summary.overdue += 1
             if not status.is_terminal and now >= run.deadline_at:
-                if runflow.fail(deps, run, STEP, runflow.deadline_error(deps, run), "deadline") is not None:
+                expired = StepTurn(deps, run, STEP, "deadline")
+                if expired.fail(expired.deadline_exceeded()) is not None:
                     summary.failed_deadline += 1
                 continue
-            leased = runflow.touch(
-                deps,
-                run,
-                STEP,
-                "decision",
-                f"check due in {status.value}",
-                "schedule",
-                rebase=False,
-                next_check_at=now + LEASE,
-            )
+            turn = StepTurn(deps, run, STEP, "schedule")
+            leased = turn.claim(f"check due in {status.value}", next_check_at=now + LEASE)
             if leased is None:
                 summary.lost_lease += 1
                 continue
-            detail = runflow.detail_for(leased, DetailType.RUN_CHECK_DUE)
+            detail = event_detail(leased, DetailType.RUN_CHECK_DUE)
             outgoing.append(OutgoingEvent(detail_type=DetailType.RUN_CHECK_DUE, detail=detail))
     if outgoing:
         deps.bus.publish(outgoing)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from shared.config import PipelineConfig
 from shared.errors import PipelineError, cluster_already_exists
-from shared.model import Run, RunStatus
+from shared.model import RunStatus
 from shared.naming import TAG_RUN, instance_id, ownership_tags
 from shared.ports import ClusterView, InstanceRequest, RestoreRequest
-from shared.steps import runflow
-from shared.steps.context import Deps
-from shared.transitions import Step
-
-STEP = Step.RESTORE_SNAPSHOT.value
+from shared.steps.turn import StepTurn
 
 
-def request_restore(deps: Deps, pipeline: PipelineConfig, run: Run) -> ClusterView:
-    rds = deps.rds_for(run.target_region)
+def request_restore(turn: StepTurn) -> ClusterView:
+    run, pipeline = turn.run, turn.pipeline
+    rds = turn.deps.rds_for(run.target_region)
     copy = rds.find_cluster_snapshot(run.copy_snapshot_id)
     if copy is None:
         raise PipelineError("CopyMissing", f"copy {run.copy_snapshot_id} to restore from does not exist")
@@ -39,9 +35,10 @@ def request_restore(deps: Deps, pipeline: PipelineConfig, run: Run) -> ClusterVi
         return existing
 
 
-def ensure_instances(deps: Deps, pipeline: PipelineConfig, run: Run, engine: str) -> list[str]:
+def ensure_instances(turn: StepTurn, engine: str) -> list[str]:
     """Create missing instances; return the statuses of all configured instances."""
-    rds = deps.rds_for(run.target_region)
+    run, pipeline = turn.run, turn.pipeline
+    rds = turn.deps.rds_for(run.target_region)
     statuses = []
     for index in range(1, pipeline.instances.count + 1):
         name = instance_id(run.target_cluster_id, index)
@@ -61,27 +58,18 @@ def ensure_instances(deps: Deps, pipeline: PipelineConfig, run: Run, engine: str
     return statuses
 
 
-def advance(deps: Deps, run: Run, trigger: str | None) -> None:
-    pipeline = deps.pipeline(run.pipeline)
+def act(turn: StepTurn) -> None:
+    run, pipeline, deps = turn.run, turn.pipeline, turn.deps
     existing = deps.rds_for(run.target_region).find_cluster(run.target_cluster_id)
     if existing is not None and existing.tags.get(TAG_RUN) != run.run_id:
         # The previous target is still there (event early or out of order): delete-rds owns it.
-        runflow.ignore(
-            deps, run, STEP, f"previous target still present ({existing.status}); not restoring yet", trigger
-        )
+        turn.ignore(f"previous target still present ({existing.status}); not restoring yet")
         return
-    cluster = existing or request_restore(deps, pipeline, run)
+    cluster = existing or request_restore(turn)
     try:
-        ensure_instances(deps, pipeline, run, cluster.engine or pipeline.engine)
+        ensure_instances(turn, cluster.engine or pipeline.engine)
     except PipelineError as exc:
         if not exc.transient:
             raise
         deps.log.info("instances deferred to check-restore-status", extra={"code": exc.code})
-    runflow.advance(
-        deps,
-        run,
-        RunStatus.RESTORING,
-        STEP,
-        f"restore of {run.target_cluster_id} from {run.copy_snapshot_id} requested",
-        trigger,
-    )
+    turn.transition(RunStatus.RESTORING, f"restore of {run.target_cluster_id} from {run.copy_snapshot_id} requested")

@@ -11,14 +11,11 @@ import string
 
 from shared.config import DatabaseConfig
 from shared.errors import PipelineError
-from shared.model import Run, RunStatus
+from shared.model import RunStatus
 from shared.ports import ClusterView, SecretsGateway, SqlSession
 from shared.sql.statements import Flavor, Statement, role_statements, user_statements
-from shared.steps import runflow
-from shared.steps.context import Deps
-from shared.transitions import Step
+from shared.steps.turn import StepTurn
 
-STEP = Step.SETUP_DB_USERS.value
 # RDS master passwords: 8-41 printable ASCII, not '/', '"', '@' (botocore CreateDBCluster docs); no quotes/space.
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits + "!#$%^&*()-_=+[]{}:,.?~"
 PASSWORD_LENGTH = 32
@@ -31,7 +28,7 @@ def new_password() -> str:
             return candidate
 
 
-def _rotate_master(deps: Deps, run: Run, cluster: ClusterView, db: DatabaseConfig, vault: SecretsGateway) -> None:
+def _rotate_master(turn: StepTurn, cluster: ClusterView, db: DatabaseConfig, vault: SecretsGateway) -> None:
     password = new_password()
     vault.put_json(
         db.master_secret_id,
@@ -44,7 +41,7 @@ def _rotate_master(deps: Deps, run: Run, cluster: ClusterView, db: DatabaseConfi
             "dbClusterIdentifier": cluster.identifier,
         },
     )
-    deps.rds_for(run.target_region).set_master_password(cluster.identifier, password)
+    turn.deps.rds_for(turn.run.target_region).set_master_password(cluster.identifier, password)
 
 
 def _execute(session: SqlSession, statements: list[Statement]) -> None:
@@ -70,28 +67,23 @@ def configure(session: SqlSession, db: DatabaseConfig, vault: SecretsGateway) ->
     )
 
 
-def advance(deps: Deps, run: Run, trigger: str | None) -> None:
-    pipeline = deps.pipeline(run.pipeline)
-    db = pipeline.database
+def act(turn: StepTurn) -> None:
+    run, deps, db = turn.run, turn.deps, turn.pipeline.database
     cluster = deps.rds_for(run.target_region).find_cluster(run.target_cluster_id)
     if cluster is None or not cluster.endpoint:
         raise PipelineError("ClusterNotReachable", f"cluster {run.target_cluster_id} has no endpoint", transient=True)
     if cluster.status != "available":
-        runflow.wait(deps, run, STEP, 0, f"cluster {cluster.status}", trigger)
+        turn.wait(0, f"cluster {cluster.status}")
         return
     vault = deps.secrets_for(run.target_region)
     if run.master_rotated_at is None:
         # Applying a new master password takes RDS a moment; RDS-EVENT-0016 (or the check) brings us back.
-        _rotate_master(deps, run, cluster, db, vault)
-        runflow.wait(
-            deps,
-            run,
-            STEP,
+        _rotate_master(turn, cluster, db, vault)
+        turn.wait(
             0,
             f"master password of {cluster.master_username} rotated into "
             f"{db.master_secret_id}; waiting for RDS to apply it",
-            trigger,
-            master_rotated_at=deps.clock.now(),
+            master_rotated_at=turn.now(),
         )
         return
     master = vault.get_json(db.master_secret_id)
@@ -105,4 +97,4 @@ def advance(deps: Deps, run: Run, trigger: str | None) -> None:
         summary = configure(session, db, vault)
     finally:
         session.close()
-    runflow.advance(deps, run, RunStatus.ARCHIVING, STEP, summary, trigger)
+    turn.transition(RunStatus.ARCHIVING, summary)

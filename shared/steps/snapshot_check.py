@@ -8,20 +8,19 @@ from typing import Literal
 from shared.config import PipelineConfig
 from shared.errors import PipelineError, RunExistsError, TargetBusyError
 from shared.events import RdsEventDetail, RestoreRequestedDetail
+from shared.inbound import PipelineTrigger, RdsTrigger, Rejected, ScheduleTick
 from shared.model import AuditKind, AuditRecord, Run, RunStatus, StepTiming
 from shared.naming import TAG_PIPELINE, copy_snapshot_id, lock_key_for, run_id_for
+from shared.outcome import Outcome
+from shared.outside_run import UNMATCHED, pipeline_subject, record_outside_run
 from shared.ports import SnapshotView
-from shared.steps import runflow
 from shared.steps.context import Deps
+from shared.steps.turn import StepTurn, entry_fields
 from shared.transitions import DetailType, Step
 
 STEP = Step.SNAPSHOT_CHECK.value
 AUTOMATED_CREATED = "RDS-EVENT-0169"
 MANUAL_CREATED = "RDS-EVENT-0075"
-
-
-def subject_for(pipeline: str) -> str:
-    return f"pipeline#{pipeline}"
 
 
 def record(
@@ -35,20 +34,18 @@ def record(
     notify: bool = False,
 ) -> None:
     """Audit (and log, and optionally notify) a decision that does not belong to a run."""
-    deps.store.audit(
-        AuditRecord(
-            subject=subject,
-            at=deps.clock.now(),
-            kind=kind,
-            step=STEP,
-            message=message,
-            pipeline=pipeline,
-            trigger=trigger,
-            code=code,
-        )
+    record_outside_run(
+        deps.store,
+        deps.log,
+        deps.clock.now(),
+        step=STEP,
+        kind=kind,
+        message=message,
+        subject=subject,
+        trigger=trigger,
+        pipeline=pipeline,
+        code=code,
     )
-    log = deps.log.warning if kind in ("refused", "rejected") else deps.log.info
-    log(message, extra={"decision": kind, "pipeline": pipeline, "trigger": trigger})
     if notify:
         try:
             deps.notifier.notify(
@@ -60,30 +57,41 @@ def record(
             deps.log.error("refusal notification failed", extra={"code": exc.code})
 
 
+def handle(deps: Deps, event: RdsTrigger | PipelineTrigger | ScheduleTick) -> Outcome:
+    """Open a run for a new source snapshot, or for an operator's RestoreRequested."""
+    if isinstance(event, RdsTrigger):
+        opened = on_rds_snapshot(deps, event.rds.detail, event.time)
+        return Outcome(step=STEP, result="opened" if opened else "none", run_id=",".join(opened) or None)
+    if isinstance(event, PipelineTrigger) and isinstance(event.detail, RestoreRequestedDetail):
+        run_id = on_restore_requested(deps, event.detail, event.event_id, event.time)
+        return Outcome(step=STEP, result="opened" if run_id else "refused", run_id=run_id)
+    raise Rejected(f"snapshot-check does not handle {event.trigger}")
+
+
 def on_rds_snapshot(deps: Deps, detail: RdsEventDetail, event_time: datetime) -> list[str]:
     """An automated (or, where enabled, manual) snapshot of a configured source cluster was created."""
     trigger = f"{detail.EventID} {detail.SourceIdentifier or detail.SourceArn}"
     region, _account, resource_type, snapshot_id = detail.arn_parts
     if resource_type != "cluster-snapshot":
-        record(deps, "unmatched", "ignored", f"not a cluster snapshot event: {detail.SourceArn}", trigger)
+        record(deps, UNMATCHED, "ignored", f"not a cluster snapshot event: {detail.SourceArn}", trigger)
         return []
     snapshot = deps.rds_for(region).find_cluster_snapshot(snapshot_id)
     if snapshot is None:
-        record(deps, "unmatched", "ignored", f"snapshot {snapshot_id} no longer exists in {region}", trigger)
+        record(deps, UNMATCHED, "ignored", f"snapshot {snapshot_id} no longer exists in {region}", trigger)
         return []
     if snapshot.tags.get(TAG_PIPELINE):
-        record(deps, "unmatched", "ignored", f"{snapshot_id} is a copy made by aurora-restore", trigger)
+        record(deps, UNMATCHED, "ignored", f"{snapshot_id} is a copy made by aurora-restore", trigger)
         return []
     pipelines = deps.config.by_source(region, snapshot.cluster_id)
     if not pipelines:
-        record(deps, "unmatched", "ignored", f"cluster {snapshot.cluster_id} in {region} is not a source", trigger)
+        record(deps, UNMATCHED, "ignored", f"cluster {snapshot.cluster_id} in {region} is not a source", trigger)
         return []
     opened = []
     for pipeline in pipelines:
         if detail.EventID == MANUAL_CREATED and not pipeline.trigger_on_manual_snapshots:
             record(
                 deps,
-                subject_for(pipeline.name),
+                pipeline_subject(pipeline.name),
                 "ignored",
                 "manual snapshots do not trigger this pipeline",
                 trigger,
@@ -115,7 +123,7 @@ def on_restore_requested(
         known = [p.name for p in deps.config.pipelines]
         record(
             deps,
-            subject_for(request.pipeline),
+            pipeline_subject(request.pipeline),
             "rejected",
             f"unknown pipeline {request.pipeline!r}; configured pipelines: {known}",
             trigger,
@@ -127,7 +135,7 @@ def on_restore_requested(
     if snapshot is None:
         record(
             deps,
-            subject_for(pipeline.name),
+            pipeline_subject(pipeline.name),
             "refused",
             problem,
             trigger,
@@ -196,7 +204,7 @@ def open_run(
     correlation_id: str | None,
     requested_by: str | None = None,
 ) -> str | None:
-    subject = subject_for(pipeline.name)
+    subject = pipeline_subject(pipeline.name)
     problem = _validate(pipeline, snapshot)
     if problem:
         record(deps, subject, "refused", problem, trigger, pipeline.name, code="SnapshotNotUsable", notify=True)
@@ -223,7 +231,7 @@ def open_run(
         next_check_at=now,
         timings={RunStatus.REQUESTED.value: StepTiming(started_at=now)},
     )
-    run = base.model_copy(update=runflow.state_fields(deps, base, RunStatus.REQUESTED, now))
+    run = base.model_copy(update=entry_fields(pipeline, RunStatus.REQUESTED, now))
     opened = AuditRecord(
         subject=run_id,
         at=now,
@@ -254,5 +262,5 @@ def open_run(
         )
         return None
     deps.log.info("run opened", extra={"run_id": run_id, "pipeline": pipeline.name})
-    runflow.emit_safely(deps, run, DetailType.RUN_REQUESTED)
+    StepTurn(deps, run, STEP, trigger).emit(DetailType.RUN_REQUESTED)
     return run_id

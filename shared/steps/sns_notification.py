@@ -2,6 +2,8 @@
 
 A claim on the run (conditional write) keeps concurrent deliveries from both publishing; a claim older than
 CLAIM_TTL is considered abandoned (crash between claim and publish) and the check's retry takes it over.
+A failed publish releases the claim and retries with backoff, within NOTIFY_ATTEMPTS: a topic that refuses for
+hours must not be retried forever.
 """
 
 from __future__ import annotations
@@ -9,50 +11,48 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared import report
+from shared.errors import PipelineError
 from shared.model import Run, RunStatus
-from shared.steps import runflow
-from shared.steps.context import Deps
-from shared.transitions import Step
+from shared.steps.turn import StepTurn
 
-STEP = Step.SNS_NOTIFICATION.value
 CLAIM_TTL = timedelta(minutes=5)
+NOTIFY_ATTEMPTS = 8
 
 
-def advance(deps: Deps, run: Run, trigger: str | None) -> None:
+def act(turn: StepTurn) -> None:
+    run = turn.run
     if run.notified_at is not None:
-        runflow.ignore(deps, run, STEP, "already notified", trigger)
+        turn.ignore("already notified")
         return
-    now = deps.clock.now()
+    now = turn.now()
     if run.notify_claimed_at is not None and now - run.notify_claimed_at < CLAIM_TTL:
-        runflow.ignore(deps, run, STEP, "another delivery is notifying", trigger)
+        turn.ignore("another delivery is notifying")
         return
-    claimed = runflow.touch(
-        deps,
-        run,
-        STEP,
-        "decision",
-        "notification claimed",
-        trigger,
-        rebase=False,
-        notify_claimed_at=now,
-        next_check_at=now + CLAIM_TTL,
-    )
+    claimed = turn.claim("notification claimed", notify_claimed_at=now, next_check_at=now + CLAIM_TTL)
     if claimed is None:
-        runflow.ignore(deps, run, STEP, "lost the notification claim to a concurrent delivery", trigger)
+        turn.ignore("lost the notification claim to a concurrent delivery")
         return
-    deps.notifier.notify(
+    turn.deps.notifier.notify(
         report.subject(claimed),
         report.summary(claimed),
         {"pipeline": claimed.pipeline, "status": claimed.status.value, "run_id": claimed.run_id},
     )
-    deps.metric("RunsSucceeded" if claimed.status is RunStatus.SUCCEEDED else "RunsFailed", 1)
-    runflow.touch(
-        deps,
-        claimed,
-        STEP,
-        "notified",
-        f"{claimed.status.value} notification published",
-        trigger,
-        rebase=False,
-        notified_at=deps.clock.now(),
+    turn.deps.metric("RunsSucceeded" if claimed.status is RunStatus.SUCCEEDED else "RunsFailed", 1)
+    turn.moved(claimed).claim(f"{claimed.status.value} notification published", kind="notified", notified_at=turn.now())
+
+
+def on_error(turn: StepTurn, error: PipelineError) -> Run | None:
+    """Release the claim so the check retries shortly, with backoff; give up after NOTIFY_ATTEMPTS."""
+    run = turn.run
+    if run.attempts + 1 >= NOTIFY_ATTEMPTS:
+        turn.deps.metric("NotificationsAbandoned", 1)
+        message = f"notification abandoned after {NOTIFY_ATTEMPTS} attempts: {error.message}"
+        return turn.note("error", message, notification_abandoned=True)
+    delay = timedelta(seconds=60 * 2 ** min(run.attempts, 5))
+    return turn.note(
+        "retry",
+        f"notification failed, retry in {int(delay.total_seconds())}s: {error.message}",
+        notify_claimed_at=None,
+        attempts=run.attempts + 1,
+        next_check_at=turn.now() + delay,
     )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.dispatch import RUN_STEPS
 from shared.events import DETAIL_MODELS
 from shared.model import RunStatus
-from shared.routing import owner_of
+from shared.routing import owner_of, route_of
 from shared.transitions import ACTIVE_STATUSES, STATES, DetailType, Step, can_transition
 
 
@@ -19,7 +18,7 @@ def test_every_status_has_a_spec() -> None:
 def test_active_state_has_owner_that_acts_on_it(status: RunStatus) -> None:
     owner = owner_of(status)
     assert owner is not None
-    owned, _ = RUN_STEPS[owner]
+    owned = route_of(owner).acts_in
     assert status in owned
 
 

@@ -1,0 +1,231 @@
+"""A step's turn on one run: the only way a step changes a run.
+
+`StepTurn(deps, run, step, trigger)` carries what every call needs (the pipeline and its policy for the run's
+state are looked up once) and names the lifecycle: `transition` to the next state, `wait` to look again later,
+`retry_or_fail` on an error, `fail`, `ignore`, `note` a fact, `claim` the run for exclusive work, `emit` an event.
+Every write is conditional on the run's (status, version), so a duplicate or stale delivery changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from shared.config import PipelineConfig, StepPolicy
+from shared.errors import PipelineError, StaleRunError
+from shared.events import OutgoingEvent, PipelineDetail, RunCheckDueDetail, RunFinishedDetail
+from shared.model import AuditKind, AuditRecord, Run, RunError, RunStatus, StepTiming
+from shared.naming import lock_key_for
+from shared.steps.context import Deps
+from shared.transitions import STATES, DetailType, Step, can_transition
+
+# A terminal run whose Run{Succeeded,Failed} event got lost is re-notified by the check after this long.
+NOTIFY_FALLBACK = timedelta(minutes=2)
+# The first look after entering a state leaves the event path time to act before the check steps in.
+FIRST_LOOK_FLOOR = timedelta(seconds=120)
+
+
+def entry_fields(pipeline: PipelineConfig | None, status: RunStatus, now: datetime) -> dict[str, Any]:
+    """Per-state bookkeeping of a run entering `status` (a terminal state needs no pipeline policy)."""
+    if status.is_terminal:
+        return {"next_check_at": now + NOTIFY_FALLBACK, "attempts": 0, "checks": 0, "ended_at": now}
+    assert pipeline is not None
+    policy = pipeline.policy(status)
+    first_look = max(timedelta(seconds=policy.min_poll_seconds), FIRST_LOOK_FLOOR)
+    return {
+        "state_entered_at": now,
+        "deadline_at": now + timedelta(minutes=policy.deadline_minutes),
+        "next_check_at": now + first_look,
+        "attempts": 0,
+        "checks": 0,
+        "last_error": None,
+    }
+
+
+def event_detail(run: Run, detail_type: DetailType, message: str = "") -> PipelineDetail:
+    """The `detail` of a pipeline event about `run` as it is now."""
+    common = {
+        "run_id": run.run_id,
+        "pipeline": run.pipeline,
+        "correlation_id": run.correlation_id,
+        "occurred_at": run.updated_at,
+        "run_version": run.version,
+    }
+    if detail_type is DetailType.RUN_CHECK_DUE:
+        return RunCheckDueDetail(status=run.status, **common)
+    if detail_type in (DetailType.RUN_SUCCEEDED, DetailType.RUN_FAILED):
+        return RunFinishedDetail(status=run.status, message=message, **common)
+    return PipelineDetail(**common)
+
+
+class StepTurn:
+    """One step acting on one run, for one delivery (`trigger` names what woke it, for the audit)."""
+
+    def __init__(self, deps: Deps, run: Run, step: Step | str, trigger: str | None) -> None:
+        self.deps = deps
+        self.run = run
+        self.step = step.value if isinstance(step, Step) else step
+        self.trigger = trigger
+
+    def now(self) -> datetime:
+        return self.deps.clock.now()
+
+    @cached_property
+    def pipeline(self) -> PipelineConfig:
+        return self.deps.pipeline(self.run.pipeline)
+
+    @cached_property
+    def policy(self) -> StepPolicy:
+        """Deadline, pacing and retry budget of the run's current state."""
+        return self.pipeline.policy(self.run.status)
+
+    def moved(self, run: Run) -> StepTurn:
+        """The same turn, continued on the run as a write of this turn left it."""
+        return StepTurn(self.deps, run, self.step, self.trigger)
+
+    # ---- state changes ---------------------------------------------------------------------------------------
+    def transition(self, to: RunStatus, message: str, **changes: Any) -> Run | None:
+        """Move the run to `to`, record timings, audit and emit the state's event. None when the run moved on."""
+        run = self.run
+        if not can_transition(run.status, to):
+            raise ValueError(f"illegal transition {run.status} -> {to}")
+        now = self.now()
+        timings = dict(run.timings)
+        if run.status.value in timings:
+            timings[run.status.value] = timings[run.status.value].model_copy(update={"ended_at": now})
+        if not to.is_terminal:
+            timings[to.value] = StepTiming(started_at=now)
+        updates: dict[str, Any] = {"status": to, "updated_at": now, "timings": timings}
+        updates.update(entry_fields(None if to.is_terminal else self.pipeline, to, now))
+        updates.update(changes)
+        record = self._audit("transition", message, to_status=to)
+        release = lock_key_for(run.target_region, run.target_cluster_id) if to.is_terminal else None
+        stored = self._write(updates, record, release)
+        if stored is None:
+            self.ignore(f"run already moved on; {run.status}->{to} not applied")
+            return None
+        self.deps.log.info("transition", extra={"run_id": run.run_id, "from": run.status.value, "to": to.value})
+        event = STATES[to].entered_event
+        if event is not None:
+            self.moved(stored).emit(event, message)
+        return stored
+
+    def wait(self, delay_seconds: float, message: str, **changes: Any) -> Run | None:
+        """Nothing to do yet: look again after `delay_seconds` (bounded by the state's policy and deadline)."""
+        now = self.now()
+        if now >= self.run.deadline_at:
+            return self.fail(self.deadline_exceeded())
+        policy = self.policy
+        delay = min(max(delay_seconds, policy.min_poll_seconds), policy.max_poll_seconds)
+        next_at = min(now + timedelta(seconds=delay), self.run.deadline_at)
+        updates = {"next_check_at": next_at, "updated_at": now, "checks": self.run.checks + 1, **changes}
+        return self._write(updates, self._audit("decision", f"{message}; next look in {int(delay)}s"), None)
+
+    def retry_or_fail(self, error: PipelineError) -> Run | None:
+        """Transient errors retry with exponential backoff within the state's budget; others fail the run now."""
+        run, now, policy = self.run, self.now(), self.policy
+        attempts = run.attempts + 1
+        if error.transient and attempts < policy.max_attempts and now < run.deadline_at:
+            delay = min(policy.backoff_base_seconds * 2 ** (attempts - 1), policy.max_poll_seconds)
+            run_error = RunError(
+                step=self.step, status=run.status, code=error.code, message=error.message, transient=True, at=now
+            )
+            updates = {
+                "attempts": attempts,
+                "last_error": run_error,
+                "next_check_at": min(now + timedelta(seconds=delay), run.deadline_at),
+                "updated_at": now,
+            }
+            message = f"attempt {attempts}/{policy.max_attempts} failed, retry in {delay}s: {error.message}"
+            self.deps.log.warning(
+                "retry scheduled", extra={"run_id": run.run_id, "step": self.step, "code": error.code}
+            )
+            return self._write(updates, self._audit("retry", message, code=error.code), None)
+        if error.transient:
+            error = PipelineError(error.code, f"gave up after {attempts} attempts: {error.message}", transient=False)
+        return self.fail(error)
+
+    def fail(self, error: PipelineError) -> Run | None:
+        failure = RunError(
+            step=self.step, status=self.run.status, code=error.code, message=error.message, at=self.now()
+        )
+        self.deps.log.error("run failed", extra={"run_id": self.run.run_id, "step": self.step, "code": error.code})
+        return self.transition(
+            RunStatus.FAILED, f"{self.step} failed: {error.message}", failure=failure, last_error=failure
+        )
+
+    def deadline_exceeded(self) -> PipelineError:
+        last = f" Last error: {self.run.last_error.message}" if self.run.last_error else ""
+        return PipelineError(
+            "DeadlineExceeded",
+            f"{self.run.status.value} did not finish within {self.policy.deadline_minutes} minutes.{last}",
+        )
+
+    # ---- facts without a state change ------------------------------------------------------------------------
+    def ignore(self, reason: str) -> None:
+        """This delivery changes nothing (duplicate, stale, early): audited so the trail explains it."""
+        self.deps.log.info("ignored", extra={"run_id": self.run.run_id, "step": self.step, "reason": reason})
+        self.deps.store.audit(self._audit("ignored", reason))
+
+    def note(self, kind: AuditKind, message: str, **changes: Any) -> Run | None:
+        """Record a fact on the run (a rotation, a retry of the notification). Re-applied on top of a
+        version-only move (e.g. the check's lease); None when the run changed state meanwhile."""
+        return self._write({"updated_at": self.now(), **changes}, self._audit(kind, message), None)
+
+    def claim(self, message: str, kind: AuditKind = "decision", **changes: Any) -> Run | None:
+        """Like `note`, but only on exactly the version this turn read: of two concurrent claims one wins."""
+        updates = {"updated_at": self.now(), **changes}
+        try:
+            return self.deps.store.write(
+                self.run.model_copy(update=updates), (self.run.status, self.run.version), self._audit(kind, message)
+            )
+        except StaleRunError:
+            return None
+
+    def emit(self, detail_type: DetailType, message: str = "") -> None:
+        """Publish after the state write. If it fails the run is still due for a check, which re-drives it."""
+        detail = event_detail(self.run, detail_type, message)
+        try:
+            self.deps.bus.publish([OutgoingEvent(detail_type=detail_type, detail=detail, resources=[])])
+        except PipelineError as exc:
+            self.deps.log.warning(
+                "event not published; the orchestrator check will re-drive the run",
+                extra={"run_id": self.run.run_id, "detail_type": detail_type.value, "code": exc.code},
+            )
+
+    # ---- plumbing --------------------------------------------------------------------------------------------
+    def _audit(
+        self, kind: AuditKind, message: str, *, code: str | None = None, to_status: RunStatus | None = None
+    ) -> AuditRecord:
+        return AuditRecord(
+            subject=self.run.run_id,
+            at=self.now(),
+            kind=kind,
+            step=self.step,
+            message=message,
+            run_id=self.run.run_id,
+            pipeline=self.run.pipeline,
+            from_status=self.run.status,
+            to_status=to_status,
+            trigger=self.trigger,
+            code=code,
+        )
+
+    def _write(self, updates: dict[str, Any], record: AuditRecord, release_lock: str | None) -> Run | None:
+        """Conditional write; when only the version moved (e.g. the check took a lease), re-apply once on top."""
+        run, store = self.run, self.deps.store
+        try:
+            return store.write(run.model_copy(update=updates), (run.status, run.version), record, release_lock)
+        except StaleRunError as stale:
+            if stale.current_status != run.status.value:
+                return None
+        current = store.get_run(run.run_id)
+        if current is None or current.status != run.status:
+            return None
+        try:
+            return store.write(
+                current.model_copy(update=updates), (current.status, current.version), record, release_lock
+            )
+        except StaleRunError:
+            return None
