@@ -36,6 +36,7 @@ lint: $(STAMP)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy --explicit-package-bases shared local_runtime ops services/*/app.py
+	.venv/bin/lint-imports  # layering and no import cycle (contracts in pyproject.toml, docs/architecture.md)
 
 cfn-lint: $(STAMP)
 	.venv/bin/cfn-lint template.yaml templates/source-region-forwarder.yaml

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 import pymysql
 
-from shared.sql.identifiers import quote_object, validate_account_host, validate_name
+from shared.sql_identifiers import quote_object, validate_account_host, validate_name
 
 URL_ENV = "AURORA_RESTORE_MYSQL_URL"
 CA_ENV = "AURORA_RESTORE_MYSQL_CA"  # optional: CA of an external server's certificate (enables verify-full)

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from shared.errors import ConfigError
 from shared.model import RunStatus
+from shared.sql_identifiers import validate_account_host, validate_grant, validate_name
 
 # RDS identifier rules (botocore CreateDBCluster / CopyDBClusterSnapshot docs): letter first, letters, digits and
 # single hyphens, no trailing hyphen, at most 63 characters.
@@ -115,9 +116,6 @@ class DatabaseConfig(Strict):
 
     @model_validator(mode="after")
     def _names(self) -> DatabaseConfig:
-        # Imported here: the SQL module validates identifiers and is the one place that knows their rules.
-        from shared.sql.identifiers import validate_account_host, validate_grant, validate_name
-
         for role in self.roles:
             validate_name(role.name, "role")
             for grant in role.grants:

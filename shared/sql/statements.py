@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from shared.config import DatabaseConfig, DbUserConfig, Grant
-from shared.sql.identifiers import (
+from shared.sql_identifiers import (
     normalise_privileges,
     render_grant_target,
     validate_account_host,

@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from shared.config import DatabaseConfig, DbUserConfig, Grant, RoleConfig
-from shared.sql.identifiers import (
+from shared.sql.statements import Statement, role_statements, user_statements
+from shared.sql_identifiers import (
     InvalidIdentifier,
     normalise_privileges,
     quote_object,
@@ -15,7 +16,6 @@ from shared.sql.identifiers import (
     validate_grant,
     validate_name,
 )
-from shared.sql.statements import Statement, role_statements, user_statements
 
 PASSWORD = "S3cr3t-'pw\"; DROP USER root;--"
 
