@@ -48,49 +48,18 @@ class StateSpec:
     description: str
 
 
-STATES: dict[RunStatus, StateSpec] = {
-    s.status: s
-    for s in (
-        StateSpec(
-            RunStatus.REQUESTED,
-            (RunStatus.COPYING,),
-            DetailType.RUN_REQUESTED,
-            "run opened, target locked; copy not yet requested",
-        ),
-        StateSpec(
-            RunStatus.COPYING,
-            (RunStatus.REPLACING_TARGET,),
-            None,
-            "copy requested; Aurora emits no event when it ends, so only the check looks",
-        ),
-        StateSpec(
-            RunStatus.REPLACING_TARGET,
-            (RunStatus.RESTORING,),
-            DetailType.SNAPSHOT_COPIED,
-            "copy available; deleting the previous target (instances, then cluster)",
-        ),
-        StateSpec(
-            RunStatus.RESTORING,
-            (RunStatus.CONFIGURING_DB,),
-            None,
-            "cluster restore requested; creating instances; waiting for all to be available",
-        ),
-        StateSpec(
-            RunStatus.CONFIGURING_DB,
-            (RunStatus.ARCHIVING,),
-            DetailType.CLUSTER_AVAILABLE,
-            "rotating the master password, running post-restore SQL, creating users",
-        ),
-        StateSpec(
-            RunStatus.ARCHIVING,
-            (RunStatus.SUCCEEDED,),
-            DetailType.DATABASE_READY,
-            "applying snapshot retention",
-        ),
-        StateSpec(RunStatus.SUCCEEDED, (), DetailType.RUN_SUCCEEDED, "done"),
-        StateSpec(RunStatus.FAILED, (), DetailType.RUN_FAILED, "failed; see failure"),
-    )
-}
+S, E = RunStatus, DetailType
+STATES: dict[RunStatus, StateSpec] = {spec.status: spec for spec in (
+    #         state             next states             event on entry         what is happening
+    StateSpec(S.REQUESTED,        (S.COPYING,),          E.RUN_REQUESTED,     "run opened, target locked"),
+    StateSpec(S.COPYING,          (S.REPLACING_TARGET,), None,                "copying (no event ends it)"),
+    StateSpec(S.REPLACING_TARGET, (S.RESTORING,),        E.SNAPSHOT_COPIED,   "deleting the old target"),
+    StateSpec(S.RESTORING,        (S.CONFIGURING_DB,),   None,                "restoring cluster and instances"),
+    StateSpec(S.CONFIGURING_DB,   (S.ARCHIVING,),        E.CLUSTER_AVAILABLE, "master password, SQL, users"),
+    StateSpec(S.ARCHIVING,        (S.SUCCEEDED,),        E.DATABASE_READY,    "snapshot retention"),
+    StateSpec(S.SUCCEEDED,        (),                    E.RUN_SUCCEEDED,     "done"),
+    StateSpec(S.FAILED,           (),                    E.RUN_FAILED,        "failed: see `failure`"),
+)}  # fmt: skip
 
 ACTIVE_STATUSES: tuple[RunStatus, ...] = tuple(s for s in RunStatus if not s.is_terminal)
 
