@@ -66,7 +66,8 @@ class Wake:
         pattern = self.pattern()
         if pattern is None or bus != self.bus:
             return False
-        detail = envelope.get("detail") if isinstance(envelope.get("detail"), dict) else {}
+        raw_detail = envelope.get("detail")
+        detail: dict[str, Any] = raw_detail if isinstance(raw_detail, dict) else {}
         if envelope.get("source") not in pattern["source"] or envelope.get("detail-type") not in pattern["detail-type"]:
             return False
         return all(detail.get(key) in allowed for key, allowed in pattern.get("detail", {}).items())
