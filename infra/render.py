@@ -159,9 +159,15 @@ def render_template(
 
 
 # ---- README ----------------------------------------------------------------------------------------------------
+def _rds_event(event_id: str) -> str:
+    if event_id not in RDS_EVENTS:
+        raise ValueError(f"{event_id}: say what it means in shared.routing.RDS_EVENTS")
+    return f"`{event_id}` ({RDS_EVENTS[event_id]})"
+
+
 def _woken_by(wake: Wake) -> str:
     if wake.kind == "rds":
-        return ", ".join(f"`{event_id}` ({RDS_EVENTS[event_id]})" for event_id in wake.event_ids)
+        return ", ".join(_rds_event(event_id) for event_id in wake.event_ids)
     if wake.kind == "check-due":
         return "`RunCheckDue` (" + ", ".join(status.value for status in wake.statuses) + ")"
     if wake.kind == "pipeline":
@@ -188,8 +194,8 @@ def main(argv: Sequence[str] = sys.argv[1:]) -> int:
     check = "--check" in argv
     stale = []
     for path, rendered in (
-        (TEMPLATE, render_template(SOURCE.read_text(encoding="utf-8"))),
-        (README, render_readme(README.read_text(encoding="utf-8"))),
+        (TEMPLATE, render_template(SOURCE.read_text(encoding="utf-8"), ROUTES, FUNCTIONS)),
+        (README, render_readme(README.read_text(encoding="utf-8"), ROUTES)),
     ):
         if path.read_text(encoding="utf-8") == rendered:
             continue
