@@ -143,13 +143,12 @@ def render_template(
     source: str, routes: Sequence[Route] = ROUTES, functions: Sequence[FunctionInfra] = FUNCTIONS
 ) -> str:
     pairs = _ordered(routes, functions)
+    ids = [logical_id(fn.step) for fn, _ in pairs]
     blocks: dict[str, Callable[[], str]] = {
         "header": lambda: HEADER,
         "functions": lambda: "\n".join(_function(fn, route) for fn, route in pairs),
         "error-metrics": lambda: _error_metrics([fn for fn, _ in pairs]),
-        "function-outputs": lambda: "".join(
-            f"{lid}FunctionArn:\n  Value: !GetAtt {lid}Function.Arn\n" for lid in (logical_id(r.step) for r in routes)
-        ),
+        "function-outputs": lambda: "".join(f"{lid}FunctionArn:\n  Value: !GetAtt {lid}Function.Arn\n" for lid in ids),
     }
 
     def block(match: re.Match[str]) -> str:
@@ -190,8 +189,8 @@ def render_readme(readme: str, routes: Sequence[Route] = ROUTES) -> str:
     return README_SECTION.sub(lambda m: m[1] + flow_table(routes) + m[2], readme, count=1)
 
 
-def main(argv: Sequence[str] = sys.argv[1:]) -> int:
-    check = "--check" in argv
+def main(argv: Sequence[str] | None = None) -> int:
+    check = "--check" in (sys.argv[1:] if argv is None else argv)
     stale = []
     for path, rendered in (
         (TEMPLATE, render_template(SOURCE.read_text(encoding="utf-8"), ROUTES, FUNCTIONS)),
