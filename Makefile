@@ -2,11 +2,12 @@
 PY        := .venv/bin/python
 STAMP     := .venv/.installed
 
-.PHONY: help setup system-packages demo test unit integration e2e lint cfn-lint checkov bench build deploy clean
+.PHONY: help setup system-packages demo test unit integration e2e lint template cfn-lint checkov bench build deploy clean
 
 help:
 	@echo "make demo      - run a whole nightly restore in local emulation and print its timeline"
 	@echo "make test      - lint + every test (unit, integration, e2e) + template checks"
+	@echo "make template  - render template.yaml and the README's flow table (infra/, shared/routing.py)"
 	@echo "make bench     - benchmark the orchestrator check (ratios vs. a baseline in-process)"
 	@echo "make build     - sam build (needs python3.12 on PATH, e.g. PYENV_VERSION=3.11.7:3.12.1)"
 	@echo "make deploy    - sam deploy --guided"
@@ -35,8 +36,13 @@ e2e: $(STAMP)
 lint: $(STAMP)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy --explicit-package-bases shared local_runtime ops services/*/app.py
+	.venv/bin/mypy --explicit-package-bases shared local_runtime ops services/*/app.py infra
+	$(PY) -m infra.render --check
 	.venv/bin/lint-imports  # layering and no import cycle (contracts in pyproject.toml, docs/architecture.md)
+
+# template.yaml and the README's flow table are rendered from infra/ and shared/routing.py; commit the result.
+template: $(STAMP)
+	$(PY) -m infra.render
 
 cfn-lint: $(STAMP)
 	.venv/bin/cfn-lint template.yaml templates/source-region-forwarder.yaml

@@ -136,6 +136,7 @@ def _bus_of(properties: dict[str, Any]) -> str:
 
 def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
     template = template or load_template()
+    default_handler = template.get("Globals", {}).get("Function", {}).get("Handler", "app.handler")
     specs = []
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -168,7 +169,7 @@ def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
                 logical_id,
                 step,
                 str(properties.get("CodeUri", "")),
-                str(properties.get("Handler", "app.handler")),
+                str(properties.get("Handler", default_handler)),
                 rules,
                 schedule,
                 schedule_input,

@@ -25,6 +25,18 @@ RDS_CLUSTER = "RDS DB Cluster Event"
 RDS_INSTANCE = "RDS DB Instance Event"
 RDS_CLUSTER_SNAPSHOT = "RDS DB Cluster Snapshot Event"
 
+# What the RDS EventIDs of this table mean (for the README's flow table; a test checks each has an entry).
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_Events.Messages.html
+RDS_EVENTS: dict[str, str] = {
+    "RDS-EVENT-0169": "automated cluster snapshot created",
+    "RDS-EVENT-0075": "manual cluster snapshot created",
+    "RDS-EVENT-0003": "DB instance deleted",
+    "RDS-EVENT-0171": "DB cluster deleted",
+    "RDS-EVENT-0170": "DB cluster created",
+    "RDS-EVENT-0005": "DB instance created",
+    "RDS-EVENT-0016": "master credentials reset",
+}
+
 Bus = Literal["default", "pipeline"]
 
 

@@ -140,13 +140,19 @@ def test_transforms_with_sam(transformed: dict[str, Any]) -> None:
 
 
 def test_functions_names_code_and_handler(template: dict[str, Any]) -> None:
+    assert template["Globals"]["Function"]["Handler"] == "app.handler"
     functions = resources_of(template, "AWS::Serverless::Function")
     assert set(functions) == set(FUNCTIONS)
     for logical_id, (name, code_uri) in FUNCTIONS.items():
         props = functions[logical_id]["Properties"]
         assert props["FunctionName"] == name
         assert props["CodeUri"] == code_uri
-        assert props["Handler"] == "app.handler"
+        assert "Handler" not in props, logical_id  # every handler is app.handler, from Globals
+
+
+def test_every_lambda_gets_the_global_handler(transformed: dict[str, Any]) -> None:
+    for logical_id, fn in resources_of(transformed, "AWS::Lambda::Function").items():
+        assert fn["Properties"]["Handler"] == "app.handler", logical_id
 
 
 def test_globals(template: dict[str, Any]) -> None:
@@ -317,8 +323,10 @@ def test_destructive_rds_actions_need_the_ownership_tag(transformed: dict[str, A
             assert "*" not in resources, (owner, statement)
             if _is_tag_conditioned(statement, key):
                 continue
-            # The only exception: DeleteDBCluster's final-snapshot resource (facts 2.9). It deletes nothing
-            # alone, because the cluster resource of the same request must be allowed, and that needs the tag.
+            # The only exception: DeleteDBCluster's final-snapshot resource. DeleteDBCluster with
+            # FinalDBSnapshotIdentifier also needs permission on the cluster-snapshot resource
+            # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html). It deletes
+            # nothing alone, because the cluster resource of the same request must be allowed, and that needs the tag.
             assert action == "rds:DeleteDBCluster" and actions == [action], (owner, statement)
             assert all(":cluster-snapshot:" in r for r in resources), (owner, statement)
     assert checked >= 5
@@ -343,6 +351,17 @@ def test_no_wildcard_actions_and_wildcard_resources_only_for_reads(transformed: 
         ), (owner, statement)
         if statement["Effect"] == "Allow" and "*" in _listify(statement.get("Resource")):
             assert all(read_only.match(a) for a in actions), (owner, statement)
+
+
+def test_every_role_carries_the_base_policy_and_no_policy_is_orphaned(transformed: dict[str, Any]) -> None:
+    """The deny on the source cluster lives in FunctionBasePolicy: it only protects roles it is attached to."""
+    attached: set[str] = set()
+    for logical_id in FUNCTIONS:
+        arns = transformed["Resources"][f"{logical_id}Role"]["Properties"]["ManagedPolicyArns"]
+        refs = {arn["Ref"] for arn in arns if isinstance(arn, dict) and "Ref" in arn}
+        assert "FunctionBasePolicy" in refs, logical_id
+        attached |= refs
+    assert attached == set(resources_of(transformed, "AWS::IAM::ManagedPolicy"))
 
 
 def test_source_cluster_is_denied(template: dict[str, Any]) -> None:

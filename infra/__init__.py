@@ -1,0 +1,1 @@
+"""Dev tooling that renders `template.yaml` (see `infra/render.py`); not deployed."""

@@ -1,0 +1,77 @@
+"""What each step's function needs besides its routes: a description, its capability policies and any property
+that differs from `Globals.Function`. The policies are the `AWS::IAM::ManagedPolicy` resources of
+`infra/template.src.yaml`; every function also gets `FunctionBasePolicy`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.transitions import Step
+
+
+@dataclass(frozen=True)
+class FunctionInfra:
+    step: Step
+    description: str
+    policies: tuple[str, ...] = ()  # logical ids of managed policies, after FunctionBasePolicy
+    extra: str = ""  # YAML properties, verbatim, between CodeUri and LoggingConfig
+
+
+FUNCTIONS: tuple[FunctionInfra, ...] = (
+    FunctionInfra(
+        Step.SNAPSHOT_CHECK,
+        "Opens a run when production's newest snapshot appears (RDS event) or on RestoreRequested.",
+        ("FindSourceSnapshotsPolicy", "NotifyPolicy"),
+    ),
+    FunctionInfra(
+        Step.COPY_SNAPSHOT,
+        "Copies the source snapshot into the target region, re-encrypted with the pipeline key.",
+        ("CopySnapshotsPolicy",),
+    ),
+    FunctionInfra(
+        Step.CHECK_COPY_STATUS,
+        "Polls the copy (Aurora emits no copy-finished event).",
+        ("CopySnapshotsPolicy", "DiscardFailedCopiesPolicy"),
+    ),
+    FunctionInfra(
+        Step.DELETE_RDS,
+        "Deletes the old target cluster and its instances (tag-guarded).",
+        ("DeleteTargetPolicy",),
+    ),
+    FunctionInfra(
+        Step.RESTORE_SNAPSHOT,
+        "Restores the target cluster from the copied snapshot.",
+        ("RestoreClustersPolicy",),
+    ),
+    FunctionInfra(
+        Step.CHECK_RESTORE_STATUS,
+        "Creates the instances and waits for the restored cluster to become available.",
+        ("RestoreClustersPolicy",),
+    ),
+    FunctionInfra(
+        Step.SETUP_DB_USERS,
+        "Resets the master password and applies SQL users/grants (runs in the VPC).",
+        ("ConfigureDatabasePolicy",),
+        # The only function that talks to the database, so the only one in the VPC.
+        extra="""\
+Timeout: 120
+VpcConfig:
+  SubnetIds: !Ref SubnetIds
+  SecurityGroupIds: !Ref SecurityGroupIds
+""",
+    ),
+    FunctionInfra(
+        Step.ARCHIVE_SNAPSHOT,
+        "Tags and prunes the pipeline's snapshot copies (keep_last).",
+        ("PruneSnapshotCopiesPolicy",),
+    ),
+    FunctionInfra(
+        Step.SNS_NOTIFICATION,
+        "Publishes the run outcome to the notification topic.",
+        ("NotifyPolicy",),
+    ),
+    FunctionInfra(
+        Step.ORCHESTRATOR_CHECK,
+        "Scheduled sweeper: re-drives due and stalled runs (RunCheckDue events).",
+    ),
+)
