@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -23,11 +24,23 @@ AUTOMATED_CREATED = "RDS-EVENT-0169"
 MANUAL_CREATED = "RDS-EVENT-0075"
 
 
+@dataclass(frozen=True)
+class Opening:
+    """What asks for a run: the trigger's kind and key (the run id derives from them), and the audit's words."""
+
+    kind: Literal["rds-event", "restore-requested"]
+    key: str
+    at: datetime
+    trigger: str
+    correlation_id: str | None = None
+    requested_by: str | None = None
+
+
 def record(
     deps: Deps,
-    subject: str,
     kind: AuditKind,
     message: str,
+    *,
     trigger: str,
     pipeline: str | None = None,
     code: str | None = None,
@@ -41,7 +54,7 @@ def record(
         step=STEP,
         kind=kind,
         message=message,
-        subject=subject,
+        subject=pipeline_subject(pipeline) if pipeline else UNMATCHED,
         trigger=trigger,
         pipeline=pipeline,
         code=code,
@@ -72,42 +85,34 @@ def on_rds_snapshot(deps: Deps, detail: RdsEventDetail, event_time: datetime) ->
     """An automated (or, where enabled, manual) snapshot of a configured source cluster was created."""
     trigger = f"{detail.EventID} {detail.SourceIdentifier or detail.SourceArn}"
     region, _account, resource_type, snapshot_id = detail.arn_parts
+    snapshot = deps.rds_for(region).find_cluster_snapshot(snapshot_id) if resource_type == "cluster-snapshot" else None
+    pipelines = deps.config.by_source(region, snapshot.cluster_id) if snapshot is not None else []
     if resource_type != "cluster-snapshot":
-        record(deps, UNMATCHED, "ignored", f"not a cluster snapshot event: {detail.SourceArn}", trigger)
-        return []
-    snapshot = deps.rds_for(region).find_cluster_snapshot(snapshot_id)
-    if snapshot is None:
-        record(deps, UNMATCHED, "ignored", f"snapshot {snapshot_id} no longer exists in {region}", trigger)
-        return []
-    if snapshot.tags.get(TAG_PIPELINE):
-        record(deps, UNMATCHED, "ignored", f"{snapshot_id} is a copy made by aurora-restore", trigger)
-        return []
-    pipelines = deps.config.by_source(region, snapshot.cluster_id)
-    if not pipelines:
-        record(deps, UNMATCHED, "ignored", f"cluster {snapshot.cluster_id} in {region} is not a source", trigger)
+        ignored = f"not a cluster snapshot event: {detail.SourceArn}"
+    elif snapshot is None:
+        ignored = f"snapshot {snapshot_id} no longer exists in {region}"
+    elif snapshot.tags.get(TAG_PIPELINE):
+        ignored = f"{snapshot_id} is a copy made by aurora-restore"
+    elif not pipelines:
+        ignored = f"cluster {snapshot.cluster_id} in {region} is not a source"
+    else:
+        ignored = ""
+    if snapshot is None or ignored:
+        record(deps, "ignored", ignored, trigger=trigger)
         return []
     opened = []
+    opening = Opening("rds-event", f"snapshot:{snapshot.arn}", snapshot.created_at or event_time, trigger)
     for pipeline in pipelines:
         if detail.EventID == MANUAL_CREATED and not pipeline.trigger_on_manual_snapshots:
             record(
                 deps,
-                pipeline_subject(pipeline.name),
                 "ignored",
                 "manual snapshots do not trigger this pipeline",
-                trigger,
-                pipeline.name,
+                trigger=trigger,
+                pipeline=pipeline.name,
             )
             continue
-        run_id = open_run(
-            deps,
-            pipeline,
-            snapshot,
-            "rds-event",
-            f"snapshot:{snapshot.arn}",
-            snapshot.created_at or event_time,
-            trigger,
-            correlation_id=None,
-        )
+        run_id = open_run(deps, pipeline, snapshot, opening)
         if run_id:
             opened.append(run_id)
     return opened
@@ -121,33 +126,14 @@ def on_restore_requested(
     pipeline = deps.config.pipeline(request.pipeline)
     if pipeline is None:
         known = [p.name for p in deps.config.pipelines]
-        record(
-            deps,
-            pipeline_subject(request.pipeline),
-            "rejected",
-            f"unknown pipeline {request.pipeline!r}; configured pipelines: {known}",
-            trigger,
-            request.pipeline,
-            code="UnknownPipeline",
-        )
+        unknown = f"unknown pipeline {request.pipeline!r}; configured pipelines: {known}"
+        record(deps, "rejected", unknown, trigger=trigger, pipeline=request.pipeline, code="UnknownPipeline")
         return None
     snapshot, problem = _requested_snapshot(deps, pipeline, request.snapshot_identifier)
     if snapshot is None:
-        record(
-            deps,
-            pipeline_subject(pipeline.name),
-            "refused",
-            problem,
-            trigger,
-            pipeline.name,
-            code="SnapshotNotUsable",
-            notify=True,
-        )
+        record(deps, "refused", problem, trigger=trigger, pipeline=pipeline.name, code="SnapshotNotUsable", notify=True)
         return None
-    return open_run(
-        deps,
-        pipeline,
-        snapshot,
+    opening = Opening(
         "restore-requested",
         f"request:{request.request_id or event_id}",
         event_time,
@@ -155,6 +141,7 @@ def on_restore_requested(
         correlation_id=request.correlation_id,
         requested_by=request.requested_by,
     )
+    return open_run(deps, pipeline, snapshot, opening)
 
 
 def _requested_snapshot(
@@ -193,33 +180,24 @@ def _validate(pipeline: PipelineConfig, snapshot: SnapshotView) -> str | None:
     return None
 
 
-def open_run(
-    deps: Deps,
-    pipeline: PipelineConfig,
-    snapshot: SnapshotView,
-    trigger_kind: Literal["rds-event", "restore-requested"],
-    trigger_key: str,
-    at: datetime,
-    trigger: str,
-    correlation_id: str | None,
-    requested_by: str | None = None,
-) -> str | None:
-    subject = pipeline_subject(pipeline.name)
+def open_run(deps: Deps, pipeline: PipelineConfig, snapshot: SnapshotView, opening: Opening) -> str | None:
+    """Validate the snapshot, create the run and take the target's lock in one transaction, emit RunRequested."""
+    trigger, name = opening.trigger, pipeline.name
     problem = _validate(pipeline, snapshot)
     if problem:
-        record(deps, subject, "refused", problem, trigger, pipeline.name, code="SnapshotNotUsable", notify=True)
+        record(deps, "refused", problem, trigger=trigger, pipeline=name, code="SnapshotNotUsable", notify=True)
         return None
     now = deps.clock.now()
-    run_id = run_id_for(pipeline.name, trigger_key, at)
+    run_id = run_id_for(pipeline.name, opening.key, opening.at)
     base = Run(
         run_id=run_id,
         pipeline=pipeline.name,
         status=RunStatus.REQUESTED,
         created_at=now,
         updated_at=now,
-        trigger=trigger_kind,
-        trigger_detail=trigger + (f" by {requested_by}" if requested_by else ""),
-        correlation_id=correlation_id or run_id,
+        trigger=opening.kind,
+        trigger_detail=trigger + (f" by {opening.requested_by}" if opening.requested_by else ""),
+        correlation_id=opening.correlation_id or run_id,
         source_region=pipeline.source_region,
         source_snapshot_id=snapshot.identifier,
         source_snapshot_arn=snapshot.arn,
@@ -246,20 +224,14 @@ def open_run(
     try:
         deps.store.create_run(run, lock_key_for(pipeline.target_region, pipeline.target_cluster_id), opened)
     except RunExistsError:
-        record(deps, subject, "ignored", f"duplicate trigger: run {run_id} already exists", trigger, pipeline.name)
+        record(deps, "ignored", f"duplicate trigger: run {run_id} already exists", trigger=trigger, pipeline=name)
         return None
     except TargetBusyError as busy:
-        record(
-            deps,
-            subject,
-            "refused",
+        busy_message = (
             f"target {pipeline.target_cluster_id} already has an active run {busy.holder_run_id}; "
-            "only one run per target cluster at a time",
-            trigger,
-            pipeline.name,
-            code="TargetBusy",
-            notify=True,
+            "only one run per target cluster at a time"
         )
+        record(deps, "refused", busy_message, trigger=trigger, pipeline=name, code="TargetBusy", notify=True)
         return None
     deps.log.info("run opened", extra={"run_id": run_id, "pipeline": pipeline.name})
     StepTurn(deps, run, STEP, trigger).emit(DetailType.RUN_REQUESTED)
