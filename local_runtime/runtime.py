@@ -5,15 +5,16 @@ What AWS does and moto does not, the emulator adds: after each RDS call it moves
 lifecycle on the simulated clock and emits the RDS events AWS would emit (and none where AWS emits none: a
 cluster-snapshot copy finishing is silent). Faults can drop, duplicate or delay any event, inject AWS errors,
 or crash a handler between its AWS call and its state write; Lambda's async retries are emulated.
+
+The pure parts live beside it and never import it: `clock`, `faults`, `envelopes`, `lambda_emulation`,
+`schedule` and `database_endpoints`.
 """
 
 from __future__ import annotations
 
 import heapq
-import importlib
 import itertools
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,32 +28,37 @@ from botocore.config import Config
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.rds.models import DBCluster, rds_backends
 
-from local_runtime.template_rules import FunctionSpec, Rule, functions, load_template, parameter_defaults, resolve
-from shared.clock import iso
+from local_runtime.clock import SimClock
+from local_runtime.database_endpoints import DatabaseEndpoints
+from local_runtime.envelopes import event_key, pipeline_event, rds_event
+from local_runtime.faults import Fault, InjectedError, SimulatedCrash, delivery_delays, take_injected_error
+from local_runtime.lambda_emulation import (
+    LAMBDA_RETRY_DELAYS,
+    FakeLambdaContext,
+    expire_in_progress_idempotency,
+    load_handler,
+)
+from local_runtime.schedule import ScheduledCheck
+from local_runtime.template_rules import Rule, functions, load_template
 from shared.deps import ClientFactory, build_deps
 from shared.settings import Settings
-from shared.sql.mysql import PyMySqlConnector
 from shared.steps.context import Deps
 from shared.transitions import Step
 
-LAMBDA_RETRY_DELAYS = (60, 120)  # Lambda async invocation: 2 retries, ~1 and ~2 minutes apart
+__all__ = [  # what other code imports from here, wherever it now lives
+    "LAMBDA_RETRY_DELAYS",
+    "Delivery",
+    "Durations",
+    "FakeLambdaContext",
+    "Fault",
+    "InjectedError",
+    "LocalRuntime",
+    "SimClock",
+    "SimulatedCrash",
+    "rds_lifecycle",
+]
+
 LOCAL_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1})  # faults surface to the pipeline
-
-
-class SimulatedCrash(BaseException):  # noqa: N818 - models a Lambda crash (timeout/OOM), not an error
-    """Raised inside a handler to emulate the container dying: no except-block of the handler runs."""
-
-
-class SimClock:
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-
-    def now(self) -> datetime:
-        return self._now
-
-    def set(self, moment: datetime) -> None:
-        if moment > self._now:
-            self._now = moment
 
 
 @dataclass
@@ -67,25 +73,6 @@ class Durations:
     password_apply: int = 20
     rds_event_latency: int = 15
     pipeline_event_latency: int = 1
-
-
-@dataclass
-class Fault:
-    """Applies to events whose EventID (RDS) or detail-type (pipeline) equals `match`."""
-
-    match: str
-    action: str  # "drop" | "duplicate" | "delay" | "concurrent" (a second delivery runs inside the first)
-    times: int = 1_000_000
-    delay: int = 0
-
-
-@dataclass
-class InjectedError:
-    operation: str  # e.g. "CopyDBClusterSnapshot"
-    code: str
-    times: int = 1
-    status: int = 400
-    message: str = "injected by the local runtime"
 
 
 @dataclass
@@ -106,22 +93,6 @@ class _Item:
     seq: int
     kind: str = field(compare=False)
     payload: Any = field(compare=False)
-
-
-class FakeLambdaContext:
-    """The attributes Powertools reads from a Lambda context."""
-
-    def __init__(self, function_name: str) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:{DEFAULT_ACCOUNT_ID}:function:{function_name}"
-        self.memory_limit_in_mb = 256
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 @contextmanager
@@ -158,8 +129,7 @@ class LocalRuntime:
         self.crash_after = set(crash_after or ())
         self.copy_stuck_at = copy_stuck_at
         self.apply_master_password = apply_master_password  # False: the database keeps refusing the new password
-        self.databases = dict(databases or {})
-        self.default_database = default_database
+        self.endpoints = DatabaseEndpoints(databases or {}, default_database)
         self.account = account
         self.deliveries: list[Delivery] = []
         self.on_failure: list[Delivery] = []
@@ -172,55 +142,24 @@ class LocalRuntime:
         self._interleave: Callable[[], None] | None = None
         self._template = template or load_template()
         self._specs = functions(self._template)
-        self._handlers = {spec.step: self._load_handler(spec) for spec in self._specs}
+        self._handlers = {spec.step: load_handler(spec) for spec in self._specs}
         self._clients = _HookedClientFactory(self)
         self.deps: Deps = build_deps(
             settings,
             clients=self._clients,
             clock=self.clock,
-            sql_for=self._sql_for,
+            sql_for=self.endpoints.sql_for,
             metric=lambda name, value: self.metrics.append((name, value)),
         )
         self.deps.store = _CrashingStore(self.deps.store, self)
         if not idempotency:
             self.deps.idempotency = None
-        self._tick_seconds = self._schedule_seconds()
-        self._next_tick = self.clock.now() + timedelta(seconds=self._tick_seconds)
+        self._check = ScheduledCheck.from_template(self._template, self._specs)
+        self._next_tick = self.clock.now() + timedelta(seconds=self._check.seconds)
 
     # Wiring ------------------------------------------------------------------------------------------------------
-    @staticmethod
-    def _load_handler(spec: FunctionSpec) -> Callable[..., dict[str, Any]]:
-        module_name = spec.code_uri.strip("/").replace("/", ".") + "." + spec.handler.rsplit(".", 1)[0]
-        module = importlib.import_module(module_name)
-        handler: Callable[..., dict[str, Any]] = getattr(module, spec.handler.rsplit(".", 1)[1])
-        return handler
-
-    def _schedule_seconds(self) -> int:
-        params = parameter_defaults(self._template)
-        for spec in self._specs:
-            if spec.schedule:
-                return _rate_seconds(str(resolve(spec.schedule, params)))
-        raise RuntimeError("template.yaml has no scheduled orchestrator check")
-
-    def _schedule_payload(self) -> dict[str, Any]:
-        """What the template's schedule sends (its Input), else a scheduled-event envelope."""
-        for spec in self._specs:
-            if spec.schedule and spec.schedule_input is not None:
-                return dict(spec.schedule_input)
-        return _schedule_event(self.clock.now(), self.account)
-
-    def _sql_for(self, db: Any) -> PyMySqlConnector:
-        return PyMySqlConnector(db.tls, db.connect_timeout_seconds, address_resolver=self._resolve_endpoint)
-
     def _server_for(self, cluster_id: str) -> Any:
-        return self.databases.get(cluster_id.lower(), self.default_database)
-
-    def _resolve_endpoint(self, host: str, port: int) -> tuple[str, int]:
-        cluster_id = host.split(".", 1)[0]
-        server = self._server_for(cluster_id)
-        if server is None:
-            raise ConnectionRefusedError(f"no local database server for {host}")
-        return server.host, server.port
+        return self.endpoints.server_for(cluster_id)
 
     @property
     def rules(self) -> list[Rule]:
@@ -244,21 +183,7 @@ class LocalRuntime:
 
     def publish(self, bus: str, envelope: dict[str, Any], latency: int) -> None:
         """Put an event on a bus, subject to the configured faults."""
-        key = _event_key(envelope)
-        delays = [latency]
-        concurrent = False
-        for fault in self.faults:
-            if fault.match != key or fault.times <= 0:
-                continue
-            fault.times -= 1
-            if fault.action == "drop":
-                delays = []
-            elif fault.action == "duplicate":
-                delays = delays + [d + 1 for d in delays]
-            elif fault.action == "delay":
-                delays = [d + fault.delay for d in delays]
-            elif fault.action == "concurrent":
-                concurrent = True
+        delays, concurrent = delivery_delays(self.faults, event_key(envelope), latency)
         for delay in delays:
             self.schedule(delay, "event", (bus, envelope, None, 0, concurrent))
 
@@ -273,26 +198,10 @@ class LocalRuntime:
         message: str,
         category: str,
     ) -> None:
-        now = self.clock.now() + timedelta(seconds=self.durations.rds_event_latency)
-        envelope = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": detail_type,
-            "source": "aws.rds",
-            "account": self.account,
-            "time": iso(now),
-            "region": region,
-            "resources": [arn],
-            "detail": {
-                "EventCategories": [category],
-                "SourceType": source_type,
-                "SourceArn": arn,
-                "Date": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "Message": message,
-                "SourceIdentifier": source_id,
-                "EventID": event_id,
-            },
-        }
+        at = self.clock.now() + timedelta(seconds=self.durations.rds_event_latency)
+        envelope = rds_event(
+            at, self.account, region, detail_type, event_id, arn, source_id, source_type, message, category
+        )
         self.publish("default", envelope, self.durations.rds_event_latency)
 
     def put_pipeline_event(self, detail_type: str, detail: dict[str, Any]) -> None:
@@ -300,17 +209,8 @@ class LocalRuntime:
         self.publish("pipeline", self._pipeline_envelope(detail_type, detail, []), 0)
 
     def _pipeline_envelope(self, detail_type: str, detail: dict[str, Any], resources: list[str]) -> dict[str, Any]:
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": detail_type,
-            "source": "aurora-restore",
-            "account": self.account,
-            "time": iso(self.clock.now()),
-            "region": self.settings.target_region,
-            "resources": resources,
-            "detail": detail,
-        }
+        region = self.settings.target_region
+        return pipeline_event(self.clock.now(), self.account, region, detail_type, detail, resources)
 
     # Main loop -----------------------------------------------------------------------------------------------------
     def run_until(self, done: Callable[[], bool], max_seconds: int = 24 * 3600) -> bool:
@@ -322,8 +222,9 @@ class LocalRuntime:
                 if self._next_tick > limit:
                     return False
                 self.clock.set(self._next_tick)
-                self._next_tick += timedelta(seconds=self._tick_seconds)
-                self._invoke(Step.ORCHESTRATOR_CHECK, self._schedule_payload(), "schedule", "schedule", 0)
+                self._next_tick += timedelta(seconds=self._check.seconds)
+                payload = self._check.payload(self.clock.now(), self.account)
+                self._invoke(Step.ORCHESTRATOR_CHECK, payload, "schedule", "schedule", 0)
                 continue
             item = heapq.heappop(self._queue)
             if item.at > limit:
@@ -338,7 +239,7 @@ class LocalRuntime:
     def _route(
         self, bus: str, envelope: dict[str, Any], only: Step | None, attempt: int, concurrent: bool = False
     ) -> None:
-        key = _event_key(envelope)
+        key = event_key(envelope)
         if only is not None:
             self._invoke(only, envelope, bus, key, attempt)
             return
@@ -362,7 +263,8 @@ class LocalRuntime:
             delivery.detail = str(outcome.get("detail", ""))
         except SimulatedCrash:
             delivery.result = "crashed"
-            self._expire_in_progress_idempotency()
+            dynamodb = self._clients.client("dynamodb", self.settings.target_region)
+            expire_in_progress_idempotency(dynamodb, self.settings.idempotency_table_name)
             self._lambda_retry(step, bus, envelope, attempt, delivery)
         except Exception as exc:  # noqa: BLE001 - what Lambda would see: an invocation error
             delivery.result = "error"
@@ -375,24 +277,9 @@ class LocalRuntime:
         else:
             self.on_failure.append(delivery)
 
-    def _expire_in_progress_idempotency(self) -> None:
-        """By the time Lambda retries a crashed invocation, its in-progress idempotency record has expired."""
-        table = self.settings.idempotency_table_name
-        if not table:
-            return
-        client = self._clients.client("dynamodb", self.settings.target_region)
-        items = client.scan(TableName=table).get("Items", [])
-        for item in items:
-            if item.get("status", {}).get("S") == "INPROGRESS":
-                client.delete_item(TableName=table, Key={"id": item["id"]})
-
     # Hooks called by the hooked clients ------------------------------------------------------------------------
     def injected_error(self, operation: str) -> InjectedError | None:
-        for error in self.errors:
-            if error.operation == operation and error.times > 0:
-                error.times -= 1
-                return error
-        return None
+        return take_injected_error(self.errors, operation)
 
     def before_rds_call(self, region: str, operation: str, params: dict[str, Any]) -> None:
         """Keep what moto is about to delete: AWS keeps it visible (status `deleting`) for a while."""
@@ -685,32 +572,3 @@ class _RdsEmulator:
             )
 
         self._later(self.d.password_apply, applied)
-
-
-def _event_key(envelope: dict[str, Any]) -> str:
-    detail = envelope.get("detail")
-    if envelope.get("source") == "aws.rds" and isinstance(detail, dict):
-        return str(detail.get("EventID"))
-    return str(envelope.get("detail-type"))
-
-
-def _schedule_event(now: datetime, account: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.scheduler",
-        "account": account,
-        "time": iso(now),
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {},
-    }
-
-
-def _rate_seconds(expression: str) -> int:
-    """`rate(1 minute)` -> 60. The local runtime only emulates rate schedules."""
-    match = re.fullmatch(r"rate\((\d+) (minutes?|hours?)\)", expression.strip())
-    if match is None:
-        raise ValueError(f"the local runtime only runs rate(...) schedules, not {expression!r}")
-    return int(match.group(1)) * (60 if match.group(2).startswith("minute") else 3600)
