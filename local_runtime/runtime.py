@@ -6,8 +6,8 @@ lifecycle on the simulated clock and emits the RDS events AWS would emit (and no
 cluster-snapshot copy finishing is silent). Faults can drop, duplicate or delay any event, inject AWS errors,
 or crash a handler between its AWS call and its state write; Lambda's async retries are emulated.
 
-The pure parts live beside it and never import it: `clock`, `faults`, `envelopes`, `lambda_emulation`,
-`schedule` and `database_endpoints`.
+The parts beside it never import it: `clock`, `faults`, `envelopes`, `lambda_emulation`, `schedule`,
+`database_endpoints`, and `rds_emulator` (RDS lifecycles and events), which meets the runtime through `Timeline`.
 """
 
 from __future__ import annotations
@@ -15,18 +15,14 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from unittest import mock
 
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.rds.models import DBCluster, rds_backends
 
 from local_runtime.clock import SimClock
 from local_runtime.database_endpoints import DatabaseEndpoints
@@ -38,6 +34,7 @@ from local_runtime.lambda_emulation import (
     expire_in_progress_idempotency,
     load_handler,
 )
+from local_runtime.rds_emulator import Durations, RdsEmulator, rds_lifecycle
 from local_runtime.schedule import ScheduledCheck
 from local_runtime.template_rules import Rule, functions, load_template
 from shared.deps import ClientFactory, build_deps
@@ -62,20 +59,6 @@ LOCAL_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1})  # f
 
 
 @dataclass
-class Durations:
-    """How long RDS takes, in simulated seconds."""
-
-    copy: int = 25 * 60
-    instance_delete: int = 6 * 60
-    cluster_delete: int = 4 * 60
-    cluster_restore: int = 11 * 60
-    instance_create: int = 8 * 60
-    password_apply: int = 20
-    rds_event_latency: int = 15
-    pipeline_event_latency: int = 1
-
-
-@dataclass
 class Delivery:
     at: datetime
     bus: str
@@ -95,15 +78,9 @@ class _Item:
     payload: Any = field(compare=False)
 
 
-@contextmanager
-def rds_lifecycle() -> Iterator[None]:
-    """moto flips a cluster from `creating` to `available` on its first read; let the emulator own the status."""
-    sticky = property(lambda self: self._status, lambda self, value: setattr(self, "_status", value))
-    with mock.patch.object(DBCluster, "status", sticky):
-        yield
-
-
 class LocalRuntime:
+    """Satisfies `rds_emulator.Timeline`."""
+
     def __init__(
         self,
         settings: Settings,
@@ -127,10 +104,16 @@ class LocalRuntime:
         self.faults = list(faults or [])
         self.errors = list(errors or [])
         self.crash_after = set(crash_after or ())
-        self.copy_stuck_at = copy_stuck_at
-        self.apply_master_password = apply_master_password  # False: the database keeps refusing the new password
         self.endpoints = DatabaseEndpoints(databases or {}, default_database)
         self.account = account
+        self.rds_emulator = RdsEmulator(
+            self,
+            self.durations,
+            account=account,
+            database_for=self.endpoints.server_for,
+            copy_stuck_at=copy_stuck_at,
+            apply_master_password=apply_master_password,
+        )
         self.deliveries: list[Delivery] = []
         self.on_failure: list[Delivery] = []
         self.rds_calls: list[tuple[datetime, str, str]] = []  # (time, region, operation)
@@ -138,7 +121,6 @@ class LocalRuntime:
         self._queue: list[_Item] = []
         self._seq = itertools.count()
         self._crash_pending = False
-        self._doomed: dict[tuple[str, str], Any] = {}
         self._interleave: Callable[[], None] | None = None
         self._template = template or load_template()
         self._specs = functions(self._template)
@@ -158,12 +140,12 @@ class LocalRuntime:
         self._next_tick = self.clock.now() + timedelta(seconds=self._check.seconds)
 
     # Wiring ------------------------------------------------------------------------------------------------------
-    def _server_for(self, cluster_id: str) -> Any:
-        return self.endpoints.server_for(cluster_id)
-
     @property
     def rules(self) -> list[Rule]:
         return [rule for spec in self._specs for rule in spec.rules]
+
+    def rds_backend(self, region: str) -> Any:
+        return self.rds_emulator.backend(region)
 
     # Queue -------------------------------------------------------------------------------------------------------
     def pending_events(self) -> list[tuple[str, dict[str, Any]]]:
@@ -180,6 +162,9 @@ class LocalRuntime:
     def schedule(self, delay_seconds: float, kind: str, payload: Any) -> None:
         at = self.clock.now() + timedelta(seconds=delay_seconds)
         heapq.heappush(self._queue, _Item(at, next(self._seq), kind, payload))
+
+    def later(self, seconds: float, action: Callable[[], None]) -> None:
+        self.schedule(seconds, "action", action)
 
     def publish(self, bus: str, envelope: dict[str, Any], latency: int) -> None:
         """Put an event on a bus, subject to the configured faults."""
@@ -282,20 +267,11 @@ class LocalRuntime:
         return take_injected_error(self.errors, operation)
 
     def before_rds_call(self, region: str, operation: str, params: dict[str, Any]) -> None:
-        """Keep what moto is about to delete: AWS keeps it visible (status `deleting`) for a while."""
-        backend = self.rds_backend(region)
-        if operation == "DeleteDBInstance":
-            self._doomed[(region, params.get("DBInstanceIdentifier", ""))] = backend.databases.get(
-                params.get("DBInstanceIdentifier", "")
-            )
-        elif operation == "DeleteDBCluster":
-            self._doomed[(region, params.get("DBClusterIdentifier", ""))] = backend.clusters.get(
-                params.get("DBClusterIdentifier", "")
-            )
+        self.rds_emulator.before(region, operation, params)
 
     def after_rds_call(self, region: str, operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
         self.rds_calls.append((self.clock.now(), region, operation))
-        _RdsEmulator(self, region).after(operation, params, parsed)
+        self.rds_emulator.after(region, operation, params)
         self.maybe_arm_crash(operation)
 
     def maybe_arm_crash(self, operation: str) -> None:
@@ -320,9 +296,6 @@ class LocalRuntime:
     def take_crash(self) -> bool:
         pending, self._crash_pending = self._crash_pending, False
         return pending
-
-    def rds_backend(self, region: str) -> Any:
-        return rds_backends[self.account][region]
 
 
 class _CrashingStore:
@@ -397,178 +370,3 @@ class _HookedClientFactory(ClientFactory):
         events.register(f"after-call.{service_id}", after)
         self._clients[key] = created
         return created
-
-
-class _RdsEmulator:
-    """Moves moto's RDS resources through their lifecycle and emits the RDS events AWS would emit."""
-
-    def __init__(self, runtime: LocalRuntime, region: str) -> None:
-        self.rt = runtime
-        self.region = region
-        self.backend = runtime.rds_backend(region)
-        self.d = runtime.durations
-
-    def after(self, operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
-        handler = getattr(self, f"_on_{operation}", None)
-        if handler is not None:
-            handler(params, parsed)
-
-    def _arn(self, kind: str, identifier: str) -> str:
-        return f"arn:aws:rds:{self.region}:{self.rt.account}:{kind}:{identifier}"
-
-    def _later(self, seconds: float, action: Callable[[], None]) -> None:
-        self.rt.schedule(seconds, "action", action)
-
-    def _on_CopyDBClusterSnapshot(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
-        snapshot_id = params["TargetDBClusterSnapshotIdentifier"]
-        snapshot = self.backend.cluster_snapshots[snapshot_id]
-        snapshot.status, snapshot.percent_progress = "copying", 0
-        stuck = self.rt.copy_stuck_at
-        for percent in (10, 25, 40, 55, 70, 85):
-
-            def progress(p: int = percent) -> None:
-                if snapshot.status == "copying" and (stuck is None or p <= stuck):
-                    snapshot.percent_progress = p
-
-            self._later(self.d.copy * percent / 100, progress)
-        if stuck is None:
-
-            def finish() -> None:
-                snapshot.status, snapshot.percent_progress = "available", 100
-
-            self._later(self.d.copy, finish)  # no RDS event: Aurora emits none for cluster-snapshot copies
-
-    def _delete_slowly(self, collection: Any, resource_id: str, seconds: int, emit: Callable[[], None]) -> None:
-        """moto deleted it at once; AWS shows it `deleting` for a while, then emits the deletion event."""
-        resource = self.rt._doomed.pop((self.region, resource_id), None)
-        if resource is not None:
-            resource.status = "deleting"
-            collection[resource_id] = resource
-
-        def gone() -> None:
-            if collection.get(resource_id) is resource:
-                del collection[resource_id]
-            emit()
-
-        self._later(seconds, gone)
-
-    def _on_DeleteDBInstance(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
-        instance_id = params["DBInstanceIdentifier"]
-        arn = self._arn("db", instance_id)
-        self._delete_slowly(
-            self.backend.databases,
-            instance_id,
-            self.d.instance_delete,
-            lambda: self.rt.emit_rds_event(
-                self.region,
-                "RDS DB Instance Event",
-                "RDS-EVENT-0003",
-                arn,
-                instance_id,
-                "DB_INSTANCE",
-                "DB instance deleted",
-                "deletion",
-            ),
-        )
-
-    def _on_DeleteDBCluster(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
-        cluster_id = params["DBClusterIdentifier"]
-        # Real AWS removes the automated backups by default; moto keeps them and its snapshot names would clash.
-        for snapshot_id, snapshot in list(self.backend.cluster_snapshots.items()):
-            if snapshot.snapshot_type == "automated" and snapshot.cluster.db_cluster_identifier == cluster_id:
-                del self.backend.cluster_snapshots[snapshot_id]
-        arn = self._arn("cluster", cluster_id)
-        self._delete_slowly(
-            self.backend.clusters,
-            cluster_id,
-            self.d.cluster_delete,
-            lambda: self.rt.emit_rds_event(
-                self.region,
-                "RDS DB Cluster Event",
-                "RDS-EVENT-0171",
-                arn,
-                cluster_id,
-                "CLUSTER",
-                "DB cluster deleted",
-                "deletion",
-            ),
-        )
-
-    def _on_RestoreDBClusterFromSnapshot(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
-        cluster_id = params["DBClusterIdentifier"]
-        cluster = self.backend.clusters[cluster_id]
-        cluster.status = "creating"
-        # moto ignores falsy overrides and inherits the source's DeletionProtection; AWS applies the request's.
-        cluster.deletion_protection = bool(params.get("DeletionProtection", False))
-
-        def created() -> None:
-            if cluster_id not in self.backend.clusters:
-                return
-            cluster.status = "available"
-            server = self.rt._server_for(cluster_id)
-            if server is not None:  # the restored data: a production copy with production's accounts
-                server.seed_restored_cluster(cluster.master_username or "admin", "production-only-" + uuid.uuid4().hex)
-            self.rt.emit_rds_event(
-                self.region,
-                "RDS DB Cluster Event",
-                "RDS-EVENT-0170",
-                self._arn("cluster", cluster_id),
-                cluster_id,
-                "CLUSTER",
-                "DB cluster created",
-                "creation",
-            )
-
-        self._later(self.d.cluster_restore, created)
-
-    def _on_CreateDBInstance(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
-        instance_id = params["DBInstanceIdentifier"]
-        instance = self.backend.databases[instance_id]
-        instance.status = "creating"
-        cluster = self.backend.clusters.get(params.get("DBClusterIdentifier", ""))
-        wait = self.d.instance_create
-        if cluster is not None and cluster.status == "creating":
-            wait += self.d.cluster_restore  # an instance cannot be ready before its cluster
-
-        def created() -> None:
-            if instance_id not in self.backend.databases:
-                return
-            instance.status = "available"
-            self.rt.emit_rds_event(
-                self.region,
-                "RDS DB Instance Event",
-                "RDS-EVENT-0005",
-                self._arn("db", instance_id),
-                instance_id,
-                "DB_INSTANCE",
-                "DB instance created",
-                "creation",
-            )
-
-        self._later(wait, created)
-
-    def _on_ModifyDBCluster(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:  # noqa: N802
-        password = params.get("MasterUserPassword")
-        if not password:
-            return
-        cluster_id = params["DBClusterIdentifier"]
-        cluster = self.backend.clusters[cluster_id]
-        cluster.status = "resetting-master-credentials"
-
-        def applied() -> None:
-            cluster.status = "available"
-            server = self.rt._server_for(cluster_id)
-            if server is not None and self.rt.apply_master_password:
-                server.set_password(cluster.master_username or "admin", password)
-            self.rt.emit_rds_event(
-                self.region,
-                "RDS DB Cluster Event",
-                "RDS-EVENT-0016",
-                self._arn("cluster", cluster_id),
-                cluster_id,
-                "CLUSTER",
-                "Reset master credentials",
-                "configuration change",
-            )
-
-        self._later(self.d.password_apply, applied)
