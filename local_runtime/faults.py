@@ -1,8 +1,10 @@
-"""What can go wrong, on purpose: faults on event deliveries, AWS errors, a handler's crash. Kept apart from
-the runtime so the fault rules read in one place and the AWS hooks can use them without importing the runtime."""
+"""What can go wrong, on purpose: faults on event deliveries, AWS errors, and a crash or a concurrent twin
+delivery at a handler's next state write. Kept apart from the runtime so the fault rules read in one place
+and the AWS hooks can use them without importing the runtime."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -56,3 +58,29 @@ def take_injected_error(errors: list[InjectedError], operation: str) -> Injected
             error.times -= 1
             return error
     return None
+
+
+class WriteFaults:
+    """What strikes at a handler's next state write: a twin delivery that runs to completion first (a
+    `concurrent` fault), or a crash armed by an AWS call named in `crash_after` (once per name)."""
+
+    def __init__(self, crash_after: set[str]) -> None:
+        self.crash_after = crash_after  # shared with the runtime's attribute of the same name
+        self._crash_pending = False
+        self._interleave: Callable[[], None] | None = None
+
+    def arm_crash_after(self, operation: str) -> None:
+        if operation in self.crash_after:
+            self.crash_after.discard(operation)
+            self._crash_pending = True
+
+    def interleave(self, twin: Callable[[], None]) -> None:
+        self._interleave = twin
+
+    def take_interleave(self) -> Callable[[], None] | None:
+        pending, self._interleave = self._interleave, None
+        return pending
+
+    def take_crash(self) -> bool:
+        pending, self._crash_pending = self._crash_pending, False
+        return pending

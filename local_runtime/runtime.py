@@ -1,13 +1,11 @@
 """The local runtime: the real handlers, moto for AWS, a simulated clock, an RDS lifecycle emulator and a router
 that delivers each event to the functions whose `template.yaml` rules match it.
 
-What AWS does and moto does not, the emulator adds: after each RDS call it moves the resource through its
-lifecycle on the simulated clock and emits the RDS events AWS would emit (and none where AWS emits none: a
-cluster-snapshot copy finishing is silent). Faults can drop, duplicate or delay any event, inject AWS errors,
-or crash a handler between its AWS call and its state write; Lambda's async retries are emulated.
-
-The parts beside it never import it: `clock`, `faults`, `envelopes`, `lambda_emulation`, `schedule`,
-`database_endpoints`, and `rds_emulator` (RDS lifecycles and events), which meets the runtime through `Timeline`.
+This module holds the event queue, its main loop, the router and Lambda's async retries, and wires the parts
+beside it, none of which imports it: `clock` (simulated time), `faults` (what goes wrong on purpose),
+`envelopes` (what EventBridge delivers), `aws_hooks` (the seam on the handlers' boto3 clients and state store,
+met through `CallObserver` and `WriteHooks`) and `rds_emulator` (RDS lifecycles and events, met through
+`Timeline`).
 """
 
 from __future__ import annotations
@@ -20,14 +18,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.awsrequest import AWSResponse
-from botocore.config import Config
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from local_runtime.aws_hooks import CrashingStore, HookedClientFactory
 from local_runtime.clock import SimClock
 from local_runtime.database_endpoints import DatabaseEndpoints
 from local_runtime.envelopes import event_key, pipeline_event, rds_event
-from local_runtime.faults import Fault, InjectedError, SimulatedCrash, delivery_delays, take_injected_error
+from local_runtime.faults import (
+    Fault,
+    InjectedError,
+    SimulatedCrash,
+    WriteFaults,
+    delivery_delays,
+    take_injected_error,
+)
 from local_runtime.lambda_emulation import (
     LAMBDA_RETRY_DELAYS,
     FakeLambdaContext,
@@ -37,7 +41,7 @@ from local_runtime.lambda_emulation import (
 from local_runtime.rds_emulator import Durations, RdsEmulator, rds_lifecycle
 from local_runtime.schedule import ScheduledCheck
 from local_runtime.template_rules import Rule, functions, load_template
-from shared.deps import ClientFactory, build_deps
+from shared.deps import build_deps
 from shared.settings import Settings
 from shared.steps.context import Deps
 from shared.transitions import Step
@@ -54,8 +58,6 @@ __all__ = [  # what other code imports from here, wherever it now lives
     "SimulatedCrash",
     "rds_lifecycle",
 ]
-
-LOCAL_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1})  # faults surface to the pipeline
 
 
 @dataclass
@@ -79,7 +81,7 @@ class _Item:
 
 
 class LocalRuntime:
-    """Satisfies `rds_emulator.Timeline`."""
+    """Satisfies `aws_hooks.CallObserver` (the hooked clients report to it) and `rds_emulator.Timeline`."""
 
     def __init__(
         self,
@@ -104,8 +106,9 @@ class LocalRuntime:
         self.faults = list(faults or [])
         self.errors = list(errors or [])
         self.crash_after = set(crash_after or ())
-        self.endpoints = DatabaseEndpoints(databases or {}, default_database)
+        self.write_faults = WriteFaults(self.crash_after)
         self.account = account
+        self.endpoints = DatabaseEndpoints(databases or {}, default_database)
         self.rds_emulator = RdsEmulator(
             self,
             self.durations,
@@ -120,12 +123,11 @@ class LocalRuntime:
         self.metrics: list[tuple[str, float]] = []
         self._queue: list[_Item] = []
         self._seq = itertools.count()
-        self._crash_pending = False
-        self._interleave: Callable[[], None] | None = None
         self._template = template or load_template()
         self._specs = functions(self._template)
         self._handlers = {spec.step: load_handler(spec) for spec in self._specs}
-        self._clients = _HookedClientFactory(self)
+        # Everything the hooks consult exists by now: build_deps may already call AWS (the SSM configuration).
+        self._clients = HookedClientFactory(self)
         self.deps: Deps = build_deps(
             settings,
             clients=self._clients,
@@ -133,7 +135,7 @@ class LocalRuntime:
             sql_for=self.endpoints.sql_for,
             metric=lambda name, value: self.metrics.append((name, value)),
         )
-        self.deps.store = _CrashingStore(self.deps.store, self)
+        self.deps.store = CrashingStore(self.deps.store, self.write_faults)
         if not idempotency:
             self.deps.idempotency = None
         self._check = ScheduledCheck.from_template(self._template, self._specs)
@@ -237,7 +239,7 @@ class LocalRuntime:
     ) -> None:
         if concurrent:
             # The twin delivery runs to completion while this one is between its AWS call and its state write.
-            self._interleave = lambda: self._invoke(step, envelope, bus, key, attempt)
+            self.write_faults.interleave(lambda: self._invoke(step, envelope, bus, key, attempt))
         handler = self._handlers[step]
         context = FakeLambdaContext(f"aurora-restore-{step.value}")
         delivery = Delivery(self.clock.now(), bus, str(envelope.get("detail-type")), key, step.value, attempt, "")
@@ -262,23 +264,16 @@ class LocalRuntime:
         else:
             self.on_failure.append(delivery)
 
-    # Hooks called by the hooked clients ------------------------------------------------------------------------
+    # CallObserver: what the hooked clients report -----------------------------------------------------------------
     def injected_error(self, operation: str) -> InjectedError | None:
         return take_injected_error(self.errors, operation)
 
     def before_rds_call(self, region: str, operation: str, params: dict[str, Any]) -> None:
         self.rds_emulator.before(region, operation, params)
 
-    def after_rds_call(self, region: str, operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
+    def after_rds_call(self, region: str, operation: str, params: dict[str, Any]) -> None:
         self.rds_calls.append((self.clock.now(), region, operation))
         self.rds_emulator.after(region, operation, params)
-        self.maybe_arm_crash(operation)
-
-    def maybe_arm_crash(self, operation: str) -> None:
-        """After a call named in `crash_after`, the handler's next state write crashes (once)."""
-        if operation in self.crash_after:
-            self.crash_after.discard(operation)
-            self._crash_pending = True
 
     def after_put_events(self, region: str, entries: list[dict[str, Any]]) -> None:
         for entry in entries:
@@ -289,84 +284,5 @@ class LocalRuntime:
             envelope["source"] = entry["Source"]
             self.publish(bus, envelope, self.durations.pipeline_event_latency)
 
-    def take_interleave(self) -> Callable[[], None] | None:
-        pending, self._interleave = self._interleave, None
-        return pending
-
-    def take_crash(self) -> bool:
-        pending, self._crash_pending = self._crash_pending, False
-        return pending
-
-
-class _CrashingStore:
-    """Wraps the state store: after an AWS call marked in `crash_after`, the next state write 'crashes'."""
-
-    def __init__(self, inner: Any, runtime: LocalRuntime) -> None:
-        self._inner = inner
-        self._runtime = runtime
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def _before_write(self) -> None:
-        twin = self._runtime.take_interleave()
-        if twin is not None:
-            twin()
-        if self._runtime.take_crash():
-            raise SimulatedCrash("crashed after the AWS call, before the state write")
-
-    def write(self, *args: Any, **kwargs: Any) -> Any:
-        self._before_write()
-        return self._inner.write(*args, **kwargs)
-
-    def create_run(self, *args: Any, **kwargs: Any) -> Any:
-        self._before_write()
-        return self._inner.create_run(*args, **kwargs)
-
-
-class _HookedClientFactory(ClientFactory):
-    def __init__(self, runtime: LocalRuntime) -> None:
-        super().__init__()
-        self._runtime = runtime
-
-    def client(self, service: str, region: str | None = None) -> Any:
-        key = (service, region)
-        if key in self._clients:
-            return self._clients[key]
-        created = self._session.client(service, region_name=region, config=LOCAL_BOTO_CONFIG)  # type: ignore[call-overload]
-        service_id = created.meta.service_model.service_id.hyphenize()
-        events = created.meta.events
-        runtime = self._runtime
-        the_region = region or self._session.region_name or "us-east-1"
-
-        def stash(params: dict[str, Any], context: dict[str, Any], model: Any, **_: Any) -> None:
-            context["local_params"] = dict(params)
-            if service == "rds":
-                runtime.before_rds_call(the_region, model.name, params)
-
-        def inject(model: Any, **_: Any) -> Any:
-            error = runtime.injected_error(model.name)
-            if error is None:
-                return None
-            parsed = {
-                "Error": {"Code": error.code, "Message": error.message},
-                "ResponseMetadata": {"HTTPStatusCode": error.status},
-            }
-            return AWSResponse("https://local", error.status, {}, None), parsed  # type: ignore[arg-type]
-
-        def after(http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-            if http_response.status_code >= 300:
-                return
-            params = context.get("local_params", {})
-            if service == "rds":
-                runtime.after_rds_call(the_region, model.name, params, parsed)
-            elif service == "events" and model.name == "PutEvents" and not parsed.get("FailedEntryCount"):
-                runtime.after_put_events(the_region, params.get("Entries", []))
-            if service != "rds":
-                runtime.maybe_arm_crash(model.name)
-
-        events.register(f"provide-client-params.{service_id}", stash)
-        events.register(f"before-call.{service_id}", inject)
-        events.register(f"after-call.{service_id}", after)
-        self._clients[key] = created
-        return created
+    def arm_crash_after(self, operation: str) -> None:
+        self.write_faults.arm_crash_after(operation)
