@@ -1,20 +1,19 @@
 """The local runtime: the real handlers, moto for AWS, a simulated clock, an RDS lifecycle emulator and a router
 that delivers each event to the functions whose `template.yaml` rules match it.
 
-This module holds the event queue, its main loop, the router and Lambda's async retries, and wires the parts
-beside it, none of which imports it: `clock` (simulated time), `faults` (what goes wrong on purpose),
-`envelopes` (what EventBridge delivers), `aws_hooks` (the seam on the handlers' boto3 clients and state store,
-met through `CallObserver` and `WriteHooks`) and `rds_emulator` (RDS lifecycles and events, met through
-`Timeline`).
+This module holds the main loop over the event queue, the router and Lambda's async retries, and wires the
+parts beside it, none of which imports it: `clock` (simulated time), `event_queue` (what happens next),
+`faults` (what goes wrong on purpose), `envelopes` (what EventBridge delivers), `lambda_emulation`, `schedule`
+(the scheduled check), `database_endpoints` (which local server answers for a cluster), `aws_hooks` (the seam
+on the handlers' boto3 clients and state store, met through `CallObserver` and `WriteHooks`) and `rds_emulator`
+(RDS lifecycles and events, met through `Timeline`).
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from local_runtime.aws_hooks import CrashingStore, HookedClientFactory
 from local_runtime.clock import SimClock
 from local_runtime.database_endpoints import DatabaseEndpoints
 from local_runtime.envelopes import event_key, pipeline_event, rds_event
+from local_runtime.event_queue import ACTION, EVENT, EventQueue
 from local_runtime.faults import (
     Fault,
     InjectedError,
@@ -72,14 +72,6 @@ class Delivery:
     detail: str = ""
 
 
-@dataclass(order=True)
-class _Item:
-    at: datetime
-    seq: int
-    kind: str = field(compare=False)
-    payload: Any = field(compare=False)
-
-
 class LocalRuntime:
     """Satisfies `aws_hooks.CallObserver` (the hooked clients report to it) and `rds_emulator.Timeline`."""
 
@@ -121,8 +113,7 @@ class LocalRuntime:
         self.on_failure: list[Delivery] = []
         self.rds_calls: list[tuple[datetime, str, str]] = []  # (time, region, operation)
         self.metrics: list[tuple[str, float]] = []
-        self._queue: list[_Item] = []
-        self._seq = itertools.count()
+        self._queue = EventQueue()
         self._template = template or load_template()
         self._specs = functions(self._template)
         self._handlers = {spec.step: load_handler(spec) for spec in self._specs}
@@ -141,7 +132,7 @@ class LocalRuntime:
         self._check = ScheduledCheck.from_template(self._template, self._specs)
         self._next_tick = self.clock.now() + timedelta(seconds=self._check.seconds)
 
-    # Wiring ------------------------------------------------------------------------------------------------------
+    # Lookups -----------------------------------------------------------------------------------------------------
     @property
     def rules(self) -> list[Rule]:
         return [rule for spec in self._specs for rule in spec.rules]
@@ -152,27 +143,23 @@ class LocalRuntime:
     # Queue -------------------------------------------------------------------------------------------------------
     def pending_events(self) -> list[tuple[str, dict[str, Any]]]:
         """Events published but not yet delivered, as (bus, envelope), in delivery order."""
-        return [(item.payload[0], item.payload[1]) for item in sorted(self._queue) if item.kind == "event"]
+        return self._queue.pending_events()
 
     def drain_events(self) -> list[tuple[str, dict[str, Any]]]:
         """Take the undelivered events off the queue (tests that invoke handlers by hand)."""
-        events = self.pending_events()
-        self._queue = [item for item in self._queue if item.kind != "event"]
-        heapq.heapify(self._queue)
-        return events
+        return self._queue.drain_events()
 
     def schedule(self, delay_seconds: float, kind: str, payload: Any) -> None:
-        at = self.clock.now() + timedelta(seconds=delay_seconds)
-        heapq.heappush(self._queue, _Item(at, next(self._seq), kind, payload))
+        self._queue.push(self.clock.now() + timedelta(seconds=delay_seconds), kind, payload)
 
     def later(self, seconds: float, action: Callable[[], None]) -> None:
-        self.schedule(seconds, "action", action)
+        self.schedule(seconds, ACTION, action)
 
     def publish(self, bus: str, envelope: dict[str, Any], latency: int) -> None:
         """Put an event on a bus, subject to the configured faults."""
         delays, concurrent = delivery_delays(self.faults, event_key(envelope), latency)
         for delay in delays:
-            self.schedule(delay, "event", (bus, envelope, None, 0, concurrent))
+            self.schedule(delay, EVENT, (bus, envelope, None, 0, concurrent))
 
     def emit_rds_event(
         self,
@@ -204,7 +191,7 @@ class LocalRuntime:
         """Process events and scheduled checks in time order until `done()` or the time limit."""
         limit = self.clock.now() + timedelta(seconds=max_seconds)
         while not done():
-            next_item = self._queue[0].at if self._queue else None
+            next_item = self._queue.next_at()
             if next_item is None or next_item >= self._next_tick:
                 if self._next_tick > limit:
                     return False
@@ -213,11 +200,11 @@ class LocalRuntime:
                 payload = self._check.payload(self.clock.now(), self.account)
                 self._invoke(Step.ORCHESTRATOR_CHECK, payload, "schedule", "schedule", 0)
                 continue
-            item = heapq.heappop(self._queue)
+            item = self._queue.pop()
             if item.at > limit:
                 return False
             self.clock.set(item.at)
-            if item.kind == "action":
+            if item.kind == ACTION:
                 item.payload()
             else:
                 self._route(*item.payload)
@@ -260,7 +247,7 @@ class LocalRuntime:
 
     def _lambda_retry(self, step: Step, bus: str, envelope: dict[str, Any], attempt: int, delivery: Delivery) -> None:
         if attempt < len(LAMBDA_RETRY_DELAYS):
-            self.schedule(LAMBDA_RETRY_DELAYS[attempt], "event", (bus, envelope, step, attempt + 1, False))
+            self.schedule(LAMBDA_RETRY_DELAYS[attempt], EVENT, (bus, envelope, step, attempt + 1, False))
         else:
             self.on_failure.append(delivery)
 
