@@ -1,0 +1,114 @@
+"""Hooks on the handlers' boto3 clients and state store: the seam where the local runtime watches AWS calls
+(to give RDS a lifecycle and route PutEvents), injects AWS errors and crashes handlers.
+
+The hooks know the runtime only through the two small protocols below, so this module never imports it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+
+from local_runtime.faults import InjectedError, SimulatedCrash
+from shared.deps import ClientFactory
+
+LOCAL_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1})  # faults surface to the pipeline
+
+
+class CallObserver(Protocol):
+    """Told about every AWS call the handlers make; decides which ones fail."""
+
+    def injected_error(self, operation: str) -> InjectedError | None: ...
+
+    def before_rds_call(self, region: str, operation: str, params: dict[str, Any]) -> None: ...
+
+    def after_rds_call(self, region: str, operation: str, params: dict[str, Any]) -> None: ...
+
+    def after_put_events(self, region: str, entries: list[dict[str, Any]]) -> None: ...
+
+    def arm_crash_after(self, operation: str) -> None: ...
+
+
+class WriteHooks(Protocol):
+    """Consulted before each state write: a twin delivery to run first, a crash to raise."""
+
+    def take_interleave(self) -> Callable[[], None] | None: ...
+
+    def take_crash(self) -> bool: ...
+
+
+class CrashingStore:
+    """Wraps the state store: after an AWS call marked in `crash_after`, the next state write 'crashes'."""
+
+    def __init__(self, inner: Any, hooks: WriteHooks) -> None:
+        self._inner = inner
+        self._hooks = hooks
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _before_write(self) -> None:
+        twin = self._hooks.take_interleave()
+        if twin is not None:
+            twin()
+        if self._hooks.take_crash():
+            raise SimulatedCrash("crashed after the AWS call, before the state write")
+
+    def write(self, *args: Any, **kwargs: Any) -> Any:
+        self._before_write()
+        return self._inner.write(*args, **kwargs)
+
+    def create_run(self, *args: Any, **kwargs: Any) -> Any:
+        self._before_write()
+        return self._inner.create_run(*args, **kwargs)
+
+
+class HookedClientFactory(ClientFactory):
+    """The handlers' client factory, with botocore event hooks on every client it creates."""
+
+    def __init__(self, observer: CallObserver) -> None:
+        super().__init__()
+        self._observer = observer
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region)
+        if key in self._clients:
+            return self._clients[key]
+        created = self._session.client(service, region_name=region, config=LOCAL_BOTO_CONFIG)  # type: ignore[call-overload]
+        service_id = created.meta.service_model.service_id.hyphenize()
+        events = created.meta.events
+        observer = self._observer
+        the_region = region or self._session.region_name or "us-east-1"
+
+        def stash(params: dict[str, Any], context: dict[str, Any], model: Any, **_: Any) -> None:
+            context["local_params"] = dict(params)  # the after-call hook sees only the response
+            if service == "rds":
+                observer.before_rds_call(the_region, model.name, params)
+
+        def inject(model: Any, **_: Any) -> Any:
+            error = observer.injected_error(model.name)
+            if error is None:
+                return None
+            parsed = {
+                "Error": {"Code": error.code, "Message": error.message},
+                "ResponseMetadata": {"HTTPStatusCode": error.status},
+            }
+            return AWSResponse("https://local", error.status, {}, None), parsed  # type: ignore[arg-type]
+
+        def after(http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+            if http_response.status_code >= 300:
+                return
+            params = context.get("local_params", {})
+            if service == "rds":
+                observer.after_rds_call(the_region, model.name, params)
+            elif service == "events" and model.name == "PutEvents" and not parsed.get("FailedEntryCount"):
+                observer.after_put_events(the_region, params.get("Entries", []))
+            observer.arm_crash_after(model.name)  # last: the call took effect in AWS before the crash
+
+        events.register(f"provide-client-params.{service_id}", stash)
+        events.register(f"before-call.{service_id}", inject)
+        events.register(f"after-call.{service_id}", after)
+        self._clients[key] = created
+        return created
