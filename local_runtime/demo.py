@@ -12,9 +12,12 @@ import os
 import sys
 import warnings
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local_runtime.mariadb import MariaDBServer
+
+if TYPE_CHECKING:
+    from local_runtime.runtime import LocalRuntime
 
 
 def _quiet_powertools() -> None:
@@ -30,10 +33,7 @@ def _quiet_powertools() -> None:
         os.environ[name] = value
 
 
-def timeline(runtime: object, run_id: str, start: datetime) -> list[str]:
-    from local_runtime.runtime import LocalRuntime
-
-    assert isinstance(runtime, LocalRuntime)
+def timeline(runtime: LocalRuntime, run_id: str, start: datetime) -> list[str]:
     lines = []
     for record in runtime.deps.store.audit_trail(run_id):
         offset = int((record.at - start).total_seconds())
@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerun", action="store_true", help="after the nightly run, rerun via RestoreRequested")
     args = parser.parse_args(argv)
     _quiet_powertools()
-
+    # Imported only now: Powertools reads its environment (set just above) when the handlers are imported.
     from moto import mock_aws
 
-    from local_runtime.runtime import LocalRuntime
+    from local_runtime.runtime import LocalRuntime, rds_lifecycle
     from local_runtime.world import World, default_config
     from shared import report
 
@@ -62,8 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     with server, mock_aws():
         world = World(default_config()).build()
         runtime = LocalRuntime(world.settings(), default_database=server)
-        from local_runtime.runtime import rds_lifecycle
-
         with rds_lifecycle():
             start = runtime.clock.now()
             print(
@@ -95,11 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if ok else 1
 
 
-def _run_to_end(runtime: object, expected: int = 1) -> list[Any]:
-    from local_runtime.runtime import LocalRuntime
-
-    assert isinstance(runtime, LocalRuntime)
-
+def _run_to_end(runtime: LocalRuntime, expected: int = 1) -> list[Any]:
     def finished() -> bool:
         runs = runtime.deps.store.recent_runs(None, 50)
         return len(runs) >= expected and all(r.status.is_terminal and r.notified_at is not None for r in runs)

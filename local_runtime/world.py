@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.rds.models import rds_backends
 
 from local_runtime.runtime import LocalRuntime
 from local_runtime.template_rules import load_template, parameter_defaults, table_definitions
@@ -154,7 +155,10 @@ class World:
                     DBInstanceClass=pipeline.instances.instance_class,
                     Tags=[{"Key": TAG_PIPELINE, "Value": pipeline.name}],
                 )
-            # the restore will reuse the identifier: drop moto's automated snapshot of it (see tooling facts)
+            # The restore reuses the identifier. moto names a new cluster's automated snapshot after the cluster and
+            # the UTC minute, so a restore in the same minute would collide (DBClusterSnapshotAlreadyExistsFault, a
+            # moto bug); real AWS deletes automated backups with the cluster by default (DeleteAutomatedBackups,
+            # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBCluster.html).
             self._drop_automated(pipeline.target_region, pipeline.target_cluster_id)
         anchor = pipeline.target_cluster_id if previous_target else None
         for index in range(old_copies):
@@ -162,8 +166,6 @@ class World:
 
     def _settle(self) -> None:
         """Everything the world starts with is `available` (the runtime's lifecycle keeps moto from flipping it)."""
-        from moto.rds.models import rds_backends
-
         for backend in rds_backends[self.account].values():
             for cluster in backend.clusters.values():
                 cluster.status = "available"
@@ -173,8 +175,6 @@ class World:
         for snapshot in rds.describe_db_cluster_snapshots(DBClusterIdentifier=cluster_id, SnapshotType="automated")[
             "DBClusterSnapshots"
         ]:
-            from moto.rds.models import rds_backends
-
             rds_backends[self.account][region].cluster_snapshots.pop(snapshot["DBClusterSnapshotIdentifier"], None)
 
     def _old_copy(self, pipeline: str, region: str, source_cluster: str, anchor: str | None, index: int) -> None:
@@ -200,8 +200,6 @@ class World:
             ],
         )
         # Earlier nights, in order (old-0 is the oldest): retention must not depend on moto's wall-clock stamps.
-        from moto.rds.models import rds_backends
-
         backend = rds_backends[self.account][region]
         backend.cluster_snapshots[f"ar-{pipeline}-old-{index}"].created = datetime.now(UTC).replace(
             tzinfo=None
