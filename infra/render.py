@@ -5,7 +5,7 @@ rendered block in place of each `# render: <block>` line, indented like that lin
 
 - `functions`: per step a log group and the function: description, capability policies and extra properties from
   `infra/functions.py`, and its `Events:` from the routing table (`shared/routing.py`);
-- `error-metrics`: the errors alarm's SUM over every function;
+- `error-alarms`: the errors alarm(s): SUM of Errors, at most MAX_ALARM_METRICS functions per alarm;
 - `function-outputs`: `<LogicalId>Arn` of every function;
 - `header`: says the file is generated.
 
@@ -109,24 +109,48 @@ def _function(fn: FunctionInfra, route: Route) -> str:
     )
 
 
-def _error_metrics(functions: Sequence[FunctionInfra]) -> str:
-    if len(functions) > MAX_ALARM_METRICS:
-        raise ValueError(f"{len(functions)} functions: split LambdaErrorsAlarm (at most {MAX_ALARM_METRICS} metrics)")
+def error_alarms(functions: Sequence[FunctionInfra]) -> str:
+    """`LambdaErrorsAlarm` over the first MAX_ALARM_METRICS functions, `LambdaErrorsAlarm2` over the next ..."""
+    groups = [functions[i : i + MAX_ALARM_METRICS] for i in range(0, len(functions), MAX_ALARM_METRICS)]
+    return "\n".join(_error_alarm(number, len(groups), group) for number, group in enumerate(groups, start=1))
+
+
+def _error_alarm(number: int, of: int, functions: Sequence[FunctionInfra]) -> str:
+    suffix = "" if number == 1 else str(number)
+    name_suffix = "" if number == 1 else f"-{number}"
+    scope = "every aurora-restore function" if of == 1 else f"aurora-restore functions, group {number} of {of}"
     ids = [f"m{i}" for i in range(1, len(functions) + 1)]
-    out = f"- Id: total\n  Label: Errors (all functions)\n  Expression: SUM([{', '.join(ids)}])\n  ReturnData: true\n"
+    out = f"""\
+LambdaErrorsAlarm{suffix}:
+  Type: AWS::CloudWatch::Alarm
+  Properties:
+    AlarmName: !Sub aurora-restore-${{Environment}}-lambda-errors{name_suffix}
+    AlarmDescription: Sum of Errors over {scope}.
+    ComparisonOperator: GreaterThanOrEqualToThreshold
+    Threshold: 1
+    EvaluationPeriods: 1
+    TreatMissingData: notBreaching
+    AlarmActions: [!Ref NotificationTopic]
+    OKActions: [!Ref NotificationTopic]
+    Metrics:
+      - Id: total
+        Label: Errors (all functions)
+        Expression: SUM([{", ".join(ids)}])
+        ReturnData: true
+"""
     for metric_id, fn in zip(ids, functions, strict=True):
         out += f"""\
-- Id: {metric_id}
-  ReturnData: false
-  MetricStat:
-    Metric:
-      Namespace: AWS/Lambda
-      MetricName: Errors
-      Dimensions:
-        - Name: FunctionName
-          Value: !Ref {logical_id(fn.step)}Function
-    Period: 300
-    Stat: Sum
+      - Id: {metric_id}
+        ReturnData: false
+        MetricStat:
+          Metric:
+            Namespace: AWS/Lambda
+            MetricName: Errors
+            Dimensions:
+              - Name: FunctionName
+                Value: !Ref {logical_id(fn.step)}Function
+          Period: 300
+          Stat: Sum
 """
     return out
 
@@ -147,7 +171,7 @@ def render_template(
     blocks: dict[str, Callable[[], str]] = {
         "header": lambda: HEADER,
         "functions": lambda: "\n".join(_function(fn, route) for fn, route in pairs),
-        "error-metrics": lambda: _error_metrics([fn for fn, _ in pairs]),
+        "error-alarms": lambda: error_alarms([fn for fn, _ in pairs]),
         "function-outputs": lambda: "".join(f"{lid}FunctionArn:\n  Value: !GetAtt {lid}Function.Arn\n" for lid in ids),
     }
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from infra import render
+from infra.functions import FUNCTIONS
 from local_runtime.template_rules import functions, load_template
 from shared.routing import RDS_CLUSTER, RDS_EVENTS, ROUTES, Route, rds, route_of
 from shared.transitions import Step
@@ -100,3 +101,14 @@ def test_one_more_wake_adds_exactly_one_rule(tmp_path: Path) -> None:
 def test_steps_without_infrastructure_are_refused() -> None:
     with pytest.raises(ValueError, match="orchestrator-check"):
         render.render_template(_committed(render.SOURCE), ROUTES, render.FUNCTIONS[:-1])
+
+
+def test_more_functions_than_one_alarm_can_read_get_a_second_errors_alarm() -> None:
+    """An alarm on a metric math expression reads at most 10 metrics (a hard limit), so the 11th function's errors
+    go to `LambdaErrorsAlarm2`; no function is left unwatched."""
+    many = [FUNCTIONS[i % len(FUNCTIONS)] for i in range(13)]
+    rendered = render.error_alarms(many)
+    assert rendered.count("Type: AWS::CloudWatch::Alarm") == 2
+    assert "LambdaErrorsAlarm2:" in rendered and "lambda-errors-2" in rendered
+    assert rendered.count("MetricName: Errors") == 13
+    assert "SUM([m1, m2, m3])" in rendered
