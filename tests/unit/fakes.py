@@ -194,7 +194,7 @@ class InMemoryStateStore:
         self.audits: list[AuditRecord] = []
         self.write_count = 0  # successful writes, for "nothing was written" checks
         self.failures = Failures()
-        self._before_write: list[Callable[[], None]] = []
+        self._before_write: list[Callable[[], object]] = []
 
     # Seeding and interleaving (test helpers, not part of the port) ------------------------------------------------
     def seed(self, run: Run, lock_key: str | None = None) -> Run:
@@ -205,7 +205,7 @@ class InMemoryStateStore:
             self.locks[key] = run.run_id
         return self.runs[run.run_id]
 
-    def before_next_write(self, action: Callable[[], None]) -> None:
+    def before_next_write(self, action: Callable[[], object]) -> None:
         """Run `action` at the start of the next `write` (one action per write, in order): a concurrent writer landing
         between a read and a write."""
         self._before_write.append(action)

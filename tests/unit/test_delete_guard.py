@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -43,7 +44,7 @@ def given_target(
         rds.add_instance(f"{identifier}-{index}", identifier, tags=itags)
 
 
-def given_run(fakes: Fakes, **overrides: object) -> Run:
+def given_run(fakes: Fakes, **overrides: Any) -> Run:
     return fakes.store.seed(make_run(RunStatus.REPLACING_TARGET, now=fakes.clock.now(), **overrides))
 
 
@@ -165,9 +166,9 @@ REFUSALS = {
 
 
 @pytest.mark.parametrize(("target", "code"), REFUSALS.values(), ids=REFUSALS.keys())
-def test_act_refuses_and_deletes_nothing_when_a_rule_is_broken(target: dict[str, object], code: str) -> None:
+def test_act_refuses_and_deletes_nothing_when_a_rule_is_broken(target: dict[str, Any], code: str) -> None:
     fakes = Fakes()
-    given_target(fakes, **target)  # type: ignore[arg-type]
+    given_target(fakes, **target)
     run = given_run(fakes)
     with pytest.raises(SafetyViolation) as refused:
         act(fakes, run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -55,8 +56,8 @@ def test_next_look_is_never_below_min_poll(elapsed: float, percent: int, min_pol
         assert delay <= min_poll * 64, "the backoff before any progress is bounded"
 
 
-def given_copying(fakes: Fakes, status: str, percent: int = 0, **run: object) -> Run:
-    stored = fakes.store.seed(make_run(S.COPYING, now=T0, **run))  # type: ignore[arg-type]
+def given_copying(fakes: Fakes, status: str, percent: int = 0, **run: Any) -> Run:
+    stored = fakes.store.seed(make_run(S.COPYING, now=T0, **run))
     fakes.target.add_snapshot(
         stored.copy_snapshot_id,
         "prod-aurora",
