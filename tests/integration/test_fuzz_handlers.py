@@ -35,7 +35,7 @@ from moto.rds.models import rds_backends  # noqa: E402
 from local_runtime.runtime import FakeLambdaContext, LocalRuntime  # noqa: E402
 from local_runtime.template_rules import functions  # noqa: E402
 from local_runtime.world import SOURCE_REGION, TARGET_REGION, World, default_config  # noqa: E402
-from shared.dispatch import Rejected, parse_event  # noqa: E402
+from shared.inbound import Rejected, parse_event  # noqa: E402
 from shared.transitions import Step  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

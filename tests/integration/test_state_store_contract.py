@@ -1,0 +1,183 @@
+"""One contract, two state stores: the DynamoDB adapter (on moto, tables from template.yaml) and the unit tests'
+in-memory fake (tests/unit/fakes.py). Every scenario runs against both, so the fake cannot drift from the adapter
+that the unit tests stand it in for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_runtime.template_rules import table_definitions
+from shared.aws.state_store import DynamoStateStore
+from shared.errors import RunExistsError, StaleRunError, TargetBusyError
+from shared.model import AuditRecord, Run, RunStatus
+from shared.naming import lock_key_for
+from shared.ports import StateStore
+from tests.unit.fakes import T0, InMemoryStateStore, make_run
+
+S = RunStatus
+LOCK = lock_key_for("us-west-2", "staging-aurora")
+OTHER_LOCK = lock_key_for("us-west-2", "qa-aurora")
+
+
+@pytest.fixture(params=["in-memory", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> Iterator[StateStore]:
+    if request.param == "in-memory":
+        yield InMemoryStateStore()
+        return
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-west-2")
+        tables = table_definitions()
+        for args in tables.values():
+            client.create_table(**args)
+        yield DynamoStateStore(client, tables["StateTable"]["TableName"], tables["AuditTable"]["TableName"])
+
+
+def run(run_id: str = "r1", status: RunStatus = S.REQUESTED, **fields: Any) -> Run:
+    return make_run(status, now=T0, run_id=run_id, **{"version": 0, **fields})
+
+
+def record(subject: str, message: str, at_seconds: int = 0) -> AuditRecord:
+    return AuditRecord(
+        subject=subject, at=T0 + timedelta(seconds=at_seconds), kind="decision", step="test", message=message
+    )
+
+
+def opened(store: StateStore, *runs: Run, lock: str | None = None) -> None:
+    for index, item in enumerate(runs):
+        store.create_run(
+            item, lock or lock_key_for("us-west-2", f"target-{item.run_id}-{index}"), record(item.run_id, "opened")
+        )
+
+
+# create_run ---------------------------------------------------------------------------------------------------------
+def test_create_run_stores_the_run_takes_the_lock_and_audits(store: StateStore) -> None:
+    store.create_run(run(), LOCK, record("r1", "opened"))
+    stored = store.get_run("r1")
+    assert stored is not None and (stored.status, stored.version) == (S.REQUESTED, 0)
+    assert store.lock_holder(LOCK) == "r1"
+    assert [r.message for r in store.audit_trail("r1")] == ["opened"]
+
+
+def test_create_run_refuses_an_existing_run_id_before_looking_at_the_lock(store: StateStore) -> None:
+    store.create_run(run(), LOCK, record("r1", "opened"))
+    with pytest.raises(RunExistsError):
+        store.create_run(run(), LOCK, record("r1", "again"))
+    with pytest.raises(RunExistsError):
+        store.create_run(run(), OTHER_LOCK, record("r1", "again"))
+    assert store.lock_holder(OTHER_LOCK) is None
+    assert [r.message for r in store.audit_trail("r1")] == ["opened"]
+
+
+def test_create_run_refuses_a_held_target_and_names_the_holder(store: StateStore) -> None:
+    store.create_run(run("r1"), LOCK, record("r1", "opened"))
+    with pytest.raises(TargetBusyError) as busy:
+        store.create_run(run("r2"), LOCK, record("r2", "opened"))
+    assert busy.value.holder_run_id == "r1"
+    assert store.get_run("r2") is None and store.audit_trail("r2") == []
+
+
+# write ----------------------------------------------------------------------------------------------------------------
+def test_write_at_the_expected_version_stores_version_plus_one(store: StateStore) -> None:
+    store.create_run(run(), LOCK, record("r1", "opened"))
+    moved = store.write(run(status=S.COPYING, version=41), (S.REQUESTED, 0), record("r1", "copying", 1))
+    assert (moved.status, moved.version) == (S.COPYING, 1), "the version follows `expected`, not the run passed"
+    stored = store.get_run("r1")
+    assert stored is not None and (stored.status, stored.version) == (S.COPYING, 1)
+    assert [r.message for r in store.audit_trail("r1")] == ["opened", "copying"]
+    assert store.lock_holder(LOCK) == "r1"
+
+
+@pytest.mark.parametrize("expected", [(S.REQUESTED, 0), (S.COPYING, 0), (S.COPYING, 2)])
+def test_write_at_another_status_or_version_is_stale_and_changes_nothing(
+    store: StateStore, expected: tuple[RunStatus, int]
+) -> None:
+    store.create_run(run(), LOCK, record("r1", "opened"))
+    store.write(run(status=S.COPYING), (S.REQUESTED, 0), None)
+    with pytest.raises(StaleRunError) as stale:
+        store.write(run(status=S.REPLACING_TARGET), expected, record("r1", "lost"))
+    assert (stale.value.current_status, stale.value.current_version) == ("COPYING", 1)
+    stored = store.get_run("r1")
+    assert stored is not None and (stored.status, stored.version) == (S.COPYING, 1)
+    assert [r.message for r in store.audit_trail("r1")] == ["opened"]
+
+
+def test_write_of_an_unknown_run_is_stale(store: StateStore) -> None:
+    with pytest.raises(StaleRunError) as stale:
+        store.write(run("ghost"), (S.REQUESTED, 0), None)
+    assert (stale.value.current_status, stale.value.current_version) == (None, None)
+    assert store.get_run("ghost") is None
+
+
+def test_write_releases_the_lock_when_asked(store: StateStore) -> None:
+    store.create_run(run(), LOCK, record("r1", "opened"))
+    store.write(run(status=S.FAILED, ended_at=T0), (S.REQUESTED, 0), None, release_lock=LOCK)
+    assert store.lock_holder(LOCK) is None
+    store.create_run(run("r2"), LOCK, record("r2", "opened"))
+    assert store.lock_holder(LOCK) == "r2"
+
+
+def test_write_releasing_a_lock_another_run_holds_is_stale_and_changes_nothing(store: StateStore) -> None:
+    store.create_run(run("r1"), LOCK, record("r1", "opened"))
+    store.create_run(run("r2"), OTHER_LOCK, record("r2", "opened"))
+    with pytest.raises(StaleRunError) as stale:
+        store.write(run("r1", S.FAILED, ended_at=T0), (S.REQUESTED, 0), record("r1", "x"), release_lock=OTHER_LOCK)
+    assert (stale.value.current_status, stale.value.current_version) == ("REQUESTED", 0)
+    assert store.lock_holder(OTHER_LOCK) == "r2"
+    stored = store.get_run("r1")
+    assert stored is not None and stored.status is S.REQUESTED
+
+
+# due_runs -------------------------------------------------------------------------------------------------------------
+def test_due_runs_returns_runs_needing_attention_in_next_check_order(store: StateStore) -> None:
+    now = T0 + timedelta(hours=1)
+    opened(
+        store,
+        run("b", S.COPYING, next_check_at=now - timedelta(seconds=10)),
+        run("a", S.COPYING, next_check_at=now - timedelta(seconds=60)),
+        run("c", S.COPYING, next_check_at=now + timedelta(microseconds=500_000)),  # same second as `now`
+        run("later", S.COPYING, next_check_at=now + timedelta(seconds=1)),
+        run("restoring", S.RESTORING, next_check_at=now - timedelta(seconds=60)),
+    )
+    assert [r.run_id for r in store.due_runs(S.COPYING, now, 10)] == ["a", "b", "c"]
+    assert [r.run_id for r in store.due_runs(S.COPYING, now, 2)] == ["a", "b"]
+    assert [r.run_id for r in store.due_runs(S.RESTORING, now, 10)] == ["restoring"]
+
+
+def test_due_runs_keeps_a_finished_run_only_while_its_notification_is_pending(store: StateStore) -> None:
+    now = T0 + timedelta(hours=1)
+    opened(store, *(run(name) for name in ("pending", "notified", "abandoned")))
+    for name, fields in (
+        ("pending", {}),
+        ("notified", {"notified_at": T0}),
+        ("abandoned", {"notification_abandoned": True}),
+    ):
+        store.write(run(name, S.SUCCEEDED, ended_at=T0, **fields), (S.REQUESTED, 0), None)
+    assert [r.run_id for r in store.due_runs(S.SUCCEEDED, now, 10)] == ["pending"]
+    assert store.due_runs(S.REQUESTED, now, 10) == []
+
+
+# audit and history ----------------------------------------------------------------------------------------------------
+def test_audit_trail_is_ordered_by_time_then_by_write_order(store: StateStore) -> None:
+    store.audit(record("pipeline#nightly", "second", 5))
+    store.audit(record("pipeline#nightly", "first", 1))
+    store.audit(record("pipeline#nightly", "third", 5))
+    store.audit(record("rejected", "elsewhere", 0))
+    assert [r.message for r in store.audit_trail("pipeline#nightly")] == ["first", "second", "third"]
+
+
+def test_recent_runs_are_newest_first_per_pipeline(store: StateStore) -> None:
+    opened(
+        store,
+        run("old", created_at=T0 - timedelta(days=2)),
+        run("new", created_at=T0),
+        run("mid", created_at=T0 - timedelta(days=1)),
+        run("other", created_at=T0 + timedelta(days=1)).model_copy(update={"pipeline": "weekly"}),
+    )
+    assert [r.run_id for r in store.recent_runs("nightly", 2)] == ["new", "mid"]
+    assert [r.run_id for r in store.recent_runs(None, 10)] == ["other", "new", "mid", "old"]
