@@ -35,10 +35,14 @@ def _cluster_of(deps: Deps, region: str, resource_type: str, resource_id: str) -
         instance = deps.rds_for(region).find_instance(resource_id)
         if instance is not None and instance.cluster_id:
             return instance.cluster_id
-        # Deleted instances cannot be described: fall back to the `<target>-<n>` naming of our instances.
+        # Deleted instances cannot be described: fall back to the `<target>-<n>` naming of our instances
+        # (shared.naming.instance_id), exactly, so `staging-eu-1` never resolves to a target named `staging`.
         for pipeline in deps.config.pipelines:
-            if pipeline.target_region == region and resource_id.lower().startswith(
-                pipeline.target_cluster_id.lower() + "-"
-            ):
+            if pipeline.target_region == region and _is_instance_of(resource_id, pipeline.target_cluster_id):
                 return pipeline.target_cluster_id
     return None
+
+
+def _is_instance_of(instance_id: str, cluster_id: str) -> bool:
+    prefix = cluster_id.lower() + "-"
+    return instance_id.lower().startswith(prefix) and instance_id[len(prefix) :].isdigit()

@@ -128,11 +128,6 @@ def test_rds_event_for_a_deleted_instance_reaches_the_run_of_its_target() -> Non
     assert outcome.result == "advanced" and outcome.run_id == RUN_ID
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared/run_resolution.py: a deleted instance is matched to the first target whose id is a prefix of the "
-    "instance id (`startswith(target + '-')`), so `staging-eu-1` resolves to target `staging` when both are targets",
-)
 def test_rds_event_for_a_deleted_instance_reaches_its_own_target_when_target_ids_share_a_prefix() -> None:
     # Given two pipelines whose targets are `staging` and `staging-eu`, and a run on `staging-eu` only
     config = make_config(
