@@ -46,7 +46,10 @@ DeadLetterConfig:
   Arn: !GetAtt EventsDeadLetterQueue.Arn
 """
 
+# Named: without `Name`, SAM names the schedule after the event's logical id in the `default` group, the same name
+# for every stack of the account and region.
 SCHEDULE = """\
+Name: !Sub aurora-restore-${Environment}-orchestrator-check
 ScheduleExpression: !Ref OrchestratorRate
 Description: Re-drives due and stalled aurora-restore runs
 # Explicit input: without it EventBridge Scheduler sends an undocumented "default notification".
@@ -65,6 +68,11 @@ README_SECTION = re.compile(r"(<!-- routes:begin[^>]*-->\n).*?(<!-- routes:end -
 def logical_id(step: Step) -> str:
     """`setup-db-users` -> `SetupDbUsers` (then `...Function`, `...LogGroup`), the ids deployed stacks have."""
     return "".join(part.capitalize() for part in step.value.split("-"))
+
+
+def function_name(step: Step) -> str:
+    """`aurora-restore-${Environment}-<step>` (a `!Sub` text): one name per stack, so stacks can share an account."""
+    return f"aurora-restore-${{Environment}}-{step.value}"
 
 
 def _event(wake: Wake) -> str:
@@ -88,14 +96,14 @@ def _function(fn: FunctionInfra, route: Route) -> str:
   DeletionPolicy: Delete
   UpdateReplacePolicy: Delete
   Properties:
-    LogGroupName: /aws/lambda/aurora-restore-{fn.step.value}
+    LogGroupName: !Sub /aws/lambda/{function_name(fn.step)}
     RetentionInDays: 30
     KmsKeyId: !GetAtt PipelineKey.Arn
 
 {lid}Function:
   Type: AWS::Serverless::Function
   Properties:
-    FunctionName: aurora-restore-{fn.step.value}
+    FunctionName: !Sub {function_name(fn.step)}
     Description: {json.dumps(fn.description)}
     CodeUri: services/{fn.step.value.replace("-", "_")}/
 """

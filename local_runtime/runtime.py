@@ -117,6 +117,7 @@ class LocalRuntime:
         self._template = template or load_template()
         self._specs = functions(self._template)
         self._handlers = {spec.step: load_handler(spec) for spec in self._specs}
+        self._function_names = {spec.step: spec.function_name for spec in self._specs}  # as deployed
         # Everything the hooks consult exists by now: build_deps may already call AWS (the SSM configuration).
         self._clients = HookedClientFactory(self)
         self.deps: Deps = build_deps(
@@ -228,7 +229,7 @@ class LocalRuntime:
             # The twin delivery runs to completion while this one is between its AWS call and its state write.
             self.write_faults.interleave(lambda: self._invoke(step, envelope, bus, key, attempt))
         handler = self._handlers[step]
-        context = FakeLambdaContext(f"aurora-restore-{step.value}")
+        context = FakeLambdaContext(self._function_names[step])
         delivery = Delivery(self.clock.now(), bus, str(envelope.get("detail-type")), key, step.value, attempt, "")
         self.deliveries.append(delivery)
         try:

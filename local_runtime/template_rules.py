@@ -5,6 +5,7 @@ the template fails an end-to-end test."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import yaml
 from moto.events.models import EventPattern
 
+from local_runtime.intrinsics import StackContext, evaluate
 from shared.transitions import Step
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -77,22 +79,8 @@ def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def resolve(value: Any, params: dict[str, Any], region: str = "us-east-1", account: str = "123456789012") -> Any:
-    """Resolve the intrinsics the local runtime needs (Ref to parameters, simple Sub); others stay as-is."""
-    pseudo = {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws", "AWS::StackName": "local"}
-    if isinstance(value, dict) and len(value) == 1:
-        ((key, inner),) = value.items()
-        if key == "Ref" and isinstance(inner, str):
-            return params.get(inner, pseudo.get(inner, inner))
-        if key == "Fn::Sub" and isinstance(inner, str):
-            text = inner
-            for name, replacement in {**pseudo, **params}.items():
-                text = text.replace("${" + name + "}", str(replacement))
-            return text
-    if isinstance(value, dict):
-        return {k: resolve(v, params, region, account) for k, v in value.items()}
-    if isinstance(value, list):
-        return [resolve(v, params, region, account) for v in value]
-    return value
+    """`value` with parameter and pseudo-parameter intrinsics resolved (no Conditions); others stay as written."""
+    return evaluate(value, StackContext(params, region=region, account=account))
 
 
 @dataclass(frozen=True)
@@ -117,12 +105,19 @@ class FunctionSpec:
     rules: list[Rule]
     schedule: Any  # ScheduleExpression as written (a string or an intrinsic such as {"Ref": ...})
     schedule_input: dict[str, Any] | None = None
+    function_name: str = ""  # FunctionName as deployed with the parameter defaults, e.g. aurora-restore-dev-<step>
+
+
+# `aurora-restore-<step>` or, as the template names them, `!Sub aurora-restore-${Environment}-<step>`.
+_FUNCTION_NAME = re.compile(r"^aurora-restore-(?:\$\{Environment\}-)?(?P<step>[a-z][a-z-]*)$")
 
 
 def _step_of(properties: dict[str, Any]) -> Step:
     name = properties.get("FunctionName")
-    if isinstance(name, str) and name.startswith("aurora-restore-"):
-        return Step(name.removeprefix("aurora-restore-"))
+    text = name.get("Fn::Sub") if isinstance(name, dict) else name
+    match = _FUNCTION_NAME.match(text) if isinstance(text, str) else None
+    if match is not None and match["step"] in {step.value for step in Step}:
+        return Step(match["step"])
     code_uri = str(properties.get("CodeUri", "")).rstrip("/")
     return Step(code_uri.rsplit("/", 1)[-1].replace("_", "-"))
 
@@ -137,6 +132,7 @@ def _bus_of(properties: dict[str, Any]) -> str:
 def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
     template = template or load_template()
     default_handler = template.get("Globals", {}).get("Function", {}).get("Handler", "app.handler")
+    stack = StackContext.of(template)
     specs = []
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -173,6 +169,7 @@ def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
                 rules,
                 schedule,
                 schedule_input,
+                str(evaluate(properties.get("FunctionName", f"aurora-restore-{step.value}"), stack)),
             )
         )
     return specs
@@ -181,12 +178,12 @@ def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
 def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """CreateTable arguments for each DynamoDB table of the template, keyed by logical id."""
     template = template or load_template()
-    params = parameter_defaults(template)
+    stack = StackContext.of(template)
     tables = {}
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::DynamoDB::Table":
             continue
-        props = resolve(resource["Properties"], params)
+        props = evaluate(resource["Properties"], stack)
         args: dict[str, Any] = {
             "TableName": props["TableName"],
             "KeySchema": props["KeySchema"],

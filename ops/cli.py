@@ -5,8 +5,10 @@
     python -m ops stalled [--overdue-minutes 10]    active runs whose next check is overdue or deadline near
     python -m ops rerun --pipeline nightly [--snapshot rds:prod-...] [--reason ...]
 
-Tables and bus default to the stack's defaults; override with --region/--state-table/--audit-table/--bus or the
-environment variables the functions use (STATE_TABLE_NAME, AUDIT_TABLE_NAME, EVENT_BUS_NAME, TARGET_REGION).
+Tables and bus are read from the stack's outputs (--stack, default `aurora-restore`, the samconfig default; the
+prod stack is `aurora-restore-prod`): their names carry the environment and the stack id. Override them with
+--state-table/--audit-table/--bus or the environment variables the functions use (STATE_TABLE_NAME,
+AUDIT_TABLE_NAME, EVENT_BUS_NAME); --region or TARGET_REGION selects the region.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 import boto3
+from botocore.exceptions import ClientError
 
 from shared import report
 from shared.aws.state_store import DynamoStateStore
@@ -33,9 +36,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--region", default=os.environ.get("TARGET_REGION") or os.environ.get("AWS_REGION"))
-    parser.add_argument("--state-table", default=os.environ.get("STATE_TABLE_NAME", "aurora-restore-state"))
-    parser.add_argument("--audit-table", default=os.environ.get("AUDIT_TABLE_NAME", "aurora-restore-audit"))
-    parser.add_argument("--bus", default=os.environ.get("EVENT_BUS_NAME", "aurora-restore-dev"))
+    parser.add_argument("--stack", default=os.environ.get("AURORA_RESTORE_STACK", "aurora-restore"))
+    parser.add_argument("--state-table", default=os.environ.get("STATE_TABLE_NAME"))
+    parser.add_argument("--audit-table", default=os.environ.get("AUDIT_TABLE_NAME"))
+    parser.add_argument("--bus", default=os.environ.get("EVENT_BUS_NAME"))
     commands = parser.add_subparsers(dest="command", required=True)
     status = commands.add_parser("status", help="recent runs")
     status.add_argument("--pipeline")
@@ -49,6 +53,31 @@ def _parser() -> argparse.ArgumentParser:
     rerun.add_argument("--snapshot", help="snapshot id or ARN to pin; default: the newest automated one")
     rerun.add_argument("--reason")
     return parser
+
+
+# Option -> the stack output that names it (infra/template.src.yaml, Outputs).
+STACK_OUTPUTS = {"state_table": "StateTableName", "audit_table": "AuditTableName", "bus": "EventBusName"}
+
+
+class StackNotFound(Exception):
+    """The stack to read names from is missing or lacks an output."""
+
+
+def fill_names_from_stack(args: argparse.Namespace, cloudformation: Any = None) -> None:
+    """Every name not given on the command line or in the environment, from the stack's outputs."""
+    missing = [option for option in STACK_OUTPUTS if not getattr(args, option)]
+    if not missing:
+        return
+    cloudformation = cloudformation or boto3.client("cloudformation", region_name=args.region)
+    try:
+        (stack,) = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
+    except ClientError as exc:
+        raise StackNotFound(f"stack {args.stack!r}: {exc.response['Error'].get('Message', exc)}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    for option in missing:
+        if STACK_OUTPUTS[option] not in outputs:
+            raise StackNotFound(f"stack {args.stack!r} has no output {STACK_OUTPUTS[option]}")
+        setattr(args, option, outputs[STACK_OUTPUTS[option]])
 
 
 def _store(args: argparse.Namespace) -> DynamoStateStore:
@@ -141,4 +170,9 @@ COMMANDS: dict[str, Any] = {"status": cmd_status, "show": cmd_show, "stalled": c
 
 def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = _parser().parse_args(argv)
+    try:
+        fill_names_from_stack(args)
+    except StackNotFound as exc:
+        out.write(f"{exc}; name it with --stack, or give --state-table, --audit-table and --bus\n")
+        return 2
     return int(COMMANDS[args.command](args, out))

@@ -19,7 +19,7 @@ from shared.sql_identifiers import validate_account_host, validate_grant, valida
 # RDS identifier rules (botocore CreateDBCluster / CopyDBClusterSnapshot docs): letter first, letters, digits and
 # single hyphens, no trailing hyphen, at most 63 characters.
 _RDS_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
-_PIPELINE_NAME = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,30}(?<!-)$")
+_PIPELINE_NAME = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,31}(?<!-)$")  # 1-32 chars, as the template's PipelineName
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 
@@ -33,7 +33,14 @@ def _check(pattern: re.Pattern[str], what: str) -> AfterValidator:
     return AfterValidator(validate)
 
 
-RdsIdentifier = Annotated[str, _check(_RDS_ID, "RDS identifier (letter first, letters/digits/single hyphens, <=63)")]
+# Lowercased: RDS stores identifiers in lowercase ("This parameter is stored as a lowercase string", CreateDBCluster,
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html) and IAM compares resource ARNs
+# case-sensitively, so every request names a cluster exactly as the template's IAM statements do.
+RdsIdentifier = Annotated[
+    str,
+    _check(_RDS_ID, "RDS identifier (letter first, letters/digits/single hyphens, <=63)"),
+    AfterValidator(str.lower),
+]
 Region = Annotated[str, _check(_REGION, "AWS region")]
 
 
@@ -100,7 +107,9 @@ class TlsConfig(Strict):
 
 
 class DatabaseConfig(Strict):
-    master_secret_id: str = "aurora-restore/db-credentials"  # noqa: S105 - a secret's name, not a secret
+    # No default: the stack's secret is per environment (aurora-restore/<env>/db-credentials) and no two pipelines
+    # may share one, so a default would name a secret that does not exist or is another pipeline's.
+    master_secret_id: str = Field(min_length=1)
     tls: TlsConfig = Field(default_factory=TlsConfig)
     post_restore_sql: list[str] = Field(default_factory=list, description="run in order, before users")
     roles: list[RoleConfig] = Field(default_factory=list)
@@ -150,7 +159,8 @@ class PipelineConfig(Strict):
     target_cluster_id: RdsIdentifier
     target_region: Region
     target_account_id: str | None = None
-    kms_key_id: str = Field(default="alias/aurora-restore", description="key in the target region")
+    # No default: the stack's key alias is per environment (alias/aurora-restore-<env>).
+    kms_key_id: str = Field(min_length=1, description="key in the target region")
     engine: str = "aurora-mysql"
     engine_version: str | None = None
     db_subnet_group: str | None = None
@@ -159,7 +169,7 @@ class PipelineConfig(Strict):
     instances: InstanceConfig = Field(default_factory=InstanceConfig)
     tags: dict[str, str] = Field(default_factory=dict)
     trigger_on_manual_snapshots: bool = False
-    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    database: DatabaseConfig  # required: it names the master secret, per environment
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     policies: dict[RunStatus, StepPolicy] = Field(default_factory=dict)
 

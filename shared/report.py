@@ -24,8 +24,27 @@ def timeline_lines(run: Run) -> list[str]:
     return lines
 
 
+# SNS Publish: the subject must be "less than 100 characters long"
+# (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html); a longer one is refused, not shortened.
+SUBJECT_MAX = 99
+ELLIPSIS = "..."
+
+
 def subject(run: Run) -> str:
-    return f"aurora-restore [{run.pipeline}] {run.status.value} {run.target_cluster_id} run {run.run_id}"
+    """`aurora-restore [<pipeline>] <STATUS>: <target>`, under SUBJECT_MAX whatever the names: a long target id is
+    cut in its middle, so its start and its end stay readable. The run id is in the body and a message attribute."""
+    head = f"aurora-restore [{run.pipeline}] {run.status.value}: "
+    return head + shorten(run.target_cluster_id, SUBJECT_MAX - len(head))
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, else its start and end joined by an ellipsis."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return text[:limit]
+    keep = limit - len(ELLIPSIS)
+    return text[: keep - keep // 2] + ELLIPSIS + text[len(text) - keep // 2 :]
 
 
 def summary(run: Run) -> str:

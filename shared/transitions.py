@@ -12,7 +12,7 @@ from shared.model import RunStatus
 
 
 class Step(StrEnum):
-    """Function names are `aurora-restore-<step>`; the local runtime and the template use the same names."""
+    """Function names are `aurora-restore-<environment>-<step>`; the local runtime and the template use the same."""
 
     SNAPSHOT_CHECK = "snapshot-check"
     COPY_SNAPSHOT = "copy-snapshot"

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from shared.aws.errors import translate
+from shared.report import SUBJECT_MAX, shorten
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
-
-SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
 
 class SnsNotifier:
@@ -23,7 +22,7 @@ class SnsNotifier:
         try:
             self._client.publish(
                 TopicArn=self._topic,
-                Subject=subject[:SUBJECT_LIMIT],
+                Subject=shorten(subject, SUBJECT_MAX),  # SNS refuses a subject of 100 characters or more
                 Message=message,
                 MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
             )

@@ -35,7 +35,9 @@ def test_invalid_configuration_is_reported_and_nothing_acts(world: World, monkey
             copy_handler(EVENT, FakeLambdaContext("aurora-restore-copy-snapshot"))
     finally:
         reset_default_deps()
-    items = boto3.client("dynamodb", region_name="us-west-2").scan(TableName="aurora-restore-audit")["Items"]
+    items = boto3.client("dynamodb", region_name="us-west-2").scan(TableName=world.tables["AuditTable"]["TableName"])[
+        "Items"
+    ]
     assert [i["code"]["S"] for i in items] == ["InvalidConfiguration"]
     rds = boto3.client("rds", region_name="us-west-2")
     assert rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"][0]

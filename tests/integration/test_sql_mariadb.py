@@ -27,6 +27,7 @@ ENDPOINT = "target.cluster-abc123.us-east-1.rds.amazonaws.com"
 MASTER, MASTER_PASSWORD = "admin", "Master-pw-1'\"x"
 PASSWORDS = {"etl": "etl-'pw\"-;--1", "reporting": "rep/*pw*/2", "app": "app-new-pw-3"}
 CONFIG = DatabaseConfig(
+    master_secret_id="aurora-restore/dev/db-credentials",
     roles=[RoleConfig(name="readers", grants=[Grant(privileges=["SELECT"], on="appdb.*")])],
     users=[
         DbUserConfig(

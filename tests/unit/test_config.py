@@ -111,3 +111,37 @@ def test_pipelines_may_not_share_a_master_secret() -> None:
     config["pipelines"].append(second)
     with pytest.raises(ConfigError, match="master_secret_id"):
         parse_config(config)
+
+
+def test_cluster_identifiers_are_lowercased_as_rds_stores_them() -> None:
+    """RDS stores identifiers in lowercase and IAM compares ARNs case-sensitively: what the functions send must be
+    the lowercase name the template's IAM statements use."""
+    pipeline = parse_config(with_pipeline(source_cluster_id="Prod-Aurora", target_cluster_id="STAGING-aurora"))
+    assert (pipeline.pipelines[0].source_cluster_id, pipeline.pipelines[0].target_cluster_id) == (
+        "prod-aurora",
+        "staging-aurora",
+    )
+
+
+def test_the_key_must_be_named_because_it_is_per_environment() -> None:
+    config = default_config()
+    del config["pipelines"][0]["kms_key_id"]
+    with pytest.raises(ConfigError, match="kms_key_id"):
+        parse_config(config)
+
+
+def test_the_master_secret_must_be_named_because_it_is_per_environment() -> None:
+    config = default_config()
+    del config["pipelines"][0]["database"]["master_secret_id"]
+    with pytest.raises(ConfigError, match="master_secret_id"):
+        parse_config(config)
+
+
+@pytest.mark.parametrize(("length", "valid"), [(32, True), (33, False)])
+def test_pipeline_names_up_to_32_characters_like_the_template(length: int, valid: bool) -> None:
+    name = "p" + "x" * (length - 1)
+    if valid:
+        assert parse_config(with_pipeline(name=name)).pipelines[0].name == name
+    else:
+        with pytest.raises(ConfigError, match="pipeline name"):
+            parse_config(with_pipeline(name=name))

@@ -86,6 +86,7 @@ def test_user_statements_direct_grants_without_tls_requirement(flavor: str) -> N
 
 def test_role_statements_recreate_each_role_with_its_grants() -> None:
     config = DatabaseConfig(
+        master_secret_id="aurora-restore/dev/db-credentials",
         roles=[RoleConfig(name="readers", grants=[Grant(privileges=["SELECT"], on="appdb.*")])],
     )
 

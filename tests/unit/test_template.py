@@ -1,8 +1,8 @@
 """Static checks of template.yaml: it transforms with the SAM translator, and the safety properties hold.
 
-Runs offline (no AWS calls): the SAM translator gets a managed-policy loader stub, and intrinsic functions are
-only inspected, never resolved, except for the pipelines configuration document, which is rendered from the
-parameter defaults and validated by shared.config like the functions do at run time.
+Runs offline (no AWS calls): the SAM translator gets a managed-policy loader stub. Physical names and the pipelines
+configuration document are resolved for given parameters with the local runtime's intrinsic evaluator
+(`local_runtime.intrinsics`); the document is then validated by shared.config like the functions do at run time.
 """
 
 from __future__ import annotations
@@ -15,23 +15,25 @@ from typing import Any
 
 import pytest
 
+from local_runtime.intrinsics import StackContext, evaluate
 from local_runtime.template_rules import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 FORWARDER = ROOT / "templates" / "source-region-forwarder.yaml"
 
+# Deployed names with Environment=dev (the default).
 FUNCTIONS = {
-    "SnapshotCheckFunction": ("aurora-restore-snapshot-check", "services/snapshot_check/"),
-    "CopySnapshotFunction": ("aurora-restore-copy-snapshot", "services/copy_snapshot/"),
-    "CheckCopyStatusFunction": ("aurora-restore-check-copy-status", "services/check_copy_status/"),
-    "DeleteRdsFunction": ("aurora-restore-delete-rds", "services/delete_rds/"),
-    "RestoreSnapshotFunction": ("aurora-restore-restore-snapshot", "services/restore_snapshot/"),
-    "CheckRestoreStatusFunction": ("aurora-restore-check-restore-status", "services/check_restore_status/"),
-    "SetupDbUsersFunction": ("aurora-restore-setup-db-users", "services/setup_db_users/"),
-    "ArchiveSnapshotFunction": ("aurora-restore-archive-snapshot", "services/archive_snapshot/"),
-    "SnsNotificationFunction": ("aurora-restore-sns-notification", "services/sns_notification/"),
-    "OrchestratorCheckFunction": ("aurora-restore-orchestrator-check", "services/orchestrator_check/"),
+    "SnapshotCheckFunction": ("aurora-restore-dev-snapshot-check", "services/snapshot_check/"),
+    "CopySnapshotFunction": ("aurora-restore-dev-copy-snapshot", "services/copy_snapshot/"),
+    "CheckCopyStatusFunction": ("aurora-restore-dev-check-copy-status", "services/check_copy_status/"),
+    "DeleteRdsFunction": ("aurora-restore-dev-delete-rds", "services/delete_rds/"),
+    "RestoreSnapshotFunction": ("aurora-restore-dev-restore-snapshot", "services/restore_snapshot/"),
+    "CheckRestoreStatusFunction": ("aurora-restore-dev-check-restore-status", "services/check_restore_status/"),
+    "SetupDbUsersFunction": ("aurora-restore-dev-setup-db-users", "services/setup_db_users/"),
+    "ArchiveSnapshotFunction": ("aurora-restore-dev-archive-snapshot", "services/archive_snapshot/"),
+    "SnsNotificationFunction": ("aurora-restore-dev-sns-notification", "services/sns_notification/"),
+    "OrchestratorCheckFunction": ("aurora-restore-dev-orchestrator-check", "services/orchestrator_check/"),
 }
 
 ENV_VARS = {
@@ -102,6 +104,11 @@ def transformed(template: dict[str, Any]) -> dict[str, Any]:
         return transform(packaged, params, _NoManagedPolicies())  # type: ignore[arg-type, unused-ignore]
 
 
+def stack_of(tmpl: dict[str, Any], **overrides: Any) -> StackContext:
+    """The template's parameters (defaults, PARAMS, overrides) and pseudo parameters, as a deployed stack has them."""
+    return StackContext.of(tmpl, {**PARAMS, **overrides}, region="eu-west-1")
+
+
 def resources_of(tmpl: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in tmpl["Resources"].items() if v["Type"] == rtype}
 
@@ -133,9 +140,12 @@ def all_policy_statements(tmpl: dict[str, Any]) -> list[tuple[str, dict[str, Any
 
 
 # ---- tests ------------------------------------------------------------------------------------------------------
-def test_transforms_with_sam(transformed: dict[str, Any]) -> None:
+def test_transforms_with_sam(template: dict[str, Any], transformed: dict[str, Any]) -> None:
     lambdas = resources_of(transformed, "AWS::Lambda::Function")
-    assert {f["Properties"]["FunctionName"] for f in lambdas.values()} == {n for n, _ in FUNCTIONS.values()}
+    dev = stack_of(template)
+    assert {evaluate(f["Properties"]["FunctionName"], dev) for f in lambdas.values()} == {
+        n for n, _ in FUNCTIONS.values()
+    }
     assert "AWS::Serverless::Function" not in {r["Type"] for r in transformed["Resources"].values()}
 
 
@@ -143,9 +153,10 @@ def test_functions_names_code_and_handler(template: dict[str, Any]) -> None:
     assert template["Globals"]["Function"]["Handler"] == "app.handler"
     functions = resources_of(template, "AWS::Serverless::Function")
     assert set(functions) == set(FUNCTIONS)
+    dev = stack_of(template)
     for logical_id, (name, code_uri) in FUNCTIONS.items():
         props = functions[logical_id]["Properties"]
-        assert props["FunctionName"] == name
+        assert evaluate(props["FunctionName"], dev) == name
         assert props["CodeUri"] == code_uri
         assert "Handler" not in props, logical_id  # every handler is app.handler, from Globals
 
@@ -176,8 +187,9 @@ def test_env_vars_reach_every_lambda(transformed: dict[str, Any]) -> None:
 
 
 def test_every_function_has_its_log_group(template: dict[str, Any]) -> None:
+    dev = stack_of(template)
     groups = {
-        g["Properties"]["LogGroupName"]: (lid, g["Properties"])
+        evaluate(g["Properties"]["LogGroupName"], dev): (lid, g["Properties"])
         for lid, g in resources_of(template, "AWS::Logs::LogGroup").items()
     }
     functions = resources_of(template, "AWS::Serverless::Function")
@@ -373,7 +385,9 @@ def test_source_cluster_is_denied(template: dict[str, Any]) -> None:
 
 def test_state_table_schema(template: dict[str, Any]) -> None:
     props = template["Resources"]["StateTable"]["Properties"]
-    assert props["TableName"] == {"Ref": "StateTableName"}
+    # The name carries the environment and the stack id (was `!Ref StateTableName`, a fixed default): see
+    # test_table_names_carry_environment_and_stack_id.
+    assert evaluate(props["TableName"], stack_of(template, StateTableName="adopted")) == "adopted"
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
@@ -405,25 +419,6 @@ def test_audit_and_idempotency_tables(template: dict[str, Any]) -> None:
     assert idem["TimeToLiveSpecification"]["AttributeName"] == "expiration"
 
 
-def _render_sub(value: Any, params: dict[str, Any], conditions: dict[str, bool]) -> Any:
-    """Tiny evaluator for the intrinsics used in the configuration document."""
-    if isinstance(value, str):
-        return value
-    ((fn, arg),) = value.items()
-    if fn == "Ref":
-        return params[arg]
-    if fn == "Fn::If":
-        return _render_sub(arg[1] if conditions[arg[0]] else arg[2], params, conditions)
-    if fn == "Fn::Join":
-        items = _render_sub(arg[1], params, conditions) if isinstance(arg[1], dict) else arg[1]
-        return arg[0].join(_render_sub(i, params, conditions) for i in items)
-    if fn == "Fn::Sub":
-        text, variables = (arg, {}) if isinstance(arg, str) else arg
-        scope = {**params, **{k: _render_sub(v, params, conditions) for k, v in variables.items()}}
-        return re.sub(r"\$\{([^}]+)\}", lambda m: str(scope[m.group(1)]), text)
-    raise AssertionError(f"unexpected intrinsic {fn}")
-
-
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
@@ -445,17 +440,11 @@ def test_pipelines_config_document_validates(
 ) -> None:
     from shared.config import parse_config
 
-    params: dict[str, Any] = {k: v.get("Default") for k, v in template["Parameters"].items()}
-    params["DbSecurityGroupIds"] = [x for x in str(params["DbSecurityGroupIds"]).split(",") if x]
-    params.update({"AWS::Region": "eu-west-1", **PARAMS, **overrides})
-    conditions = {
-        "HasSourceRegion": params["SourceRegion"] != "",
-        "HasDbSubnetGroup": params["DbSubnetGroupName"] != "",
-        "HasDbSecurityGroups": bool(params["DbSecurityGroupIds"]),
-    }
+    stack = stack_of(template, **overrides)
+    params = stack.params
     resource = template["Resources"]["PipelinesConfig"]["Properties"]
     assert resource["Name"] == {"Fn::Sub": "/aurora-restore/${Environment}/pipelines"}
-    document = json.loads(_render_sub(resource["Value"], params, conditions))
+    document = json.loads(evaluate(resource["Value"], stack))
     (pipeline,) = document["pipelines"]
     assert isinstance(pipeline["instances"]["count"], int)
     assert isinstance(pipeline["retention"]["keep_last"], int)
@@ -465,10 +454,14 @@ def test_pipelines_config_document_validates(
     (parsed,) = config.pipelines
     assert parsed.name == "nightly"
     assert parsed.target_region == "eu-west-1"
-    assert parsed.kms_key_id == "alias/aurora-restore"
-    assert parsed.instances.count == params["InstanceCount"]
-    assert parsed.retention.keep_last == params["RetentionKeepLast"]
-    assert parsed.database.master_secret_id == template["Resources"]["MasterSecret"]["Properties"]["Name"]
+    assert parsed.kms_key_id == "alias/aurora-restore-dev"
+    assert parsed.kms_key_id == evaluate(template["Resources"]["PipelineKeyAlias"]["Properties"]["AliasName"], stack)
+    assert parsed.instances.count == int(params["InstanceCount"])
+    assert parsed.retention.keep_last == int(params["RetentionKeepLast"])
+    assert parsed.database.master_secret_id == evaluate(
+        template["Resources"]["MasterSecret"]["Properties"]["Name"], stack
+    )
+    assert parsed.database.master_secret_id == "aurora-restore/dev/db-credentials"
 
 
 def test_outputs(template: dict[str, Any]) -> None:
@@ -538,3 +531,176 @@ def test_key_policy_lets_encrypting_services_in(template: dict[str, Any]) -> Non
         props = template["Resources"][logical_id]["Properties"]
         assert props["KmsMasterKeyId"] == {"Ref": "PipelineKey"}
         assert props["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+# ---- several stacks in one account and region -------------------------------------------------------------------
+def _physical_names(tmpl: dict[str, Any], stack: StackContext) -> dict[str, str]:
+    """Every explicit name of the template as deployed: each resource property ending in `Name` that is a name of
+    its own (not a reference to another resource), and the name of each SAM event (the orchestrator schedule)."""
+    names: dict[str, str] = {}
+    for logical_id, resource in tmpl["Resources"].items():
+        props = resource.get("Properties", {})
+        # MetricName names a metric to read, not a resource to create.
+        candidates = {k: v for k, v in props.items() if k.endswith("Name") and k != "MetricName"}
+        for event_id, event in (props.get("Events") or {}).items():
+            if "Name" in event.get("Properties", {}):
+                candidates[f"Events.{event_id}.Name"] = event["Properties"]["Name"]
+        for key, value in candidates.items():
+            resolved = evaluate(value, stack)
+            if isinstance(resolved, str):
+                names[f"{logical_id}.{key}"] = resolved
+            else:  # a Ref/GetAtt to another resource: that resource's own name is checked where it is declared
+                assert "Ref" in resolved or "Fn::GetAtt" in resolved, (logical_id, key, resolved)
+    return names
+
+
+def test_no_physical_name_is_shared_between_dev_and_prod(template: dict[str, Any]) -> None:
+    """Given the template rendered for dev and for prod in one account and region, when the names are compared,
+    then none is shared (a KMS alias, a function, a log group, a secret, a table, a schedule... must be unique per
+    account and Region: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-kms-alias.html)."""
+    dev = _physical_names(template, stack_of(template, Environment="dev"))
+    prod = _physical_names(template, stack_of(template, Environment="prod"))
+    assert dev.keys() == prod.keys()
+    expected_kinds = {"AliasName", "TableName", "FunctionName", "LogGroupName", "QueueName", "TopicName", "AlarmName"}
+    assert expected_kinds <= {key.rsplit(".", 1)[1] for key in dev}
+    for named in ("MasterSecret.Name", "PipelineEventBus.Name", "PipelinesConfig.Name", "SharedLayer.LayerName"):
+        assert named in dev, named
+    assert any(key.startswith("OrchestratorCheckFunction.Events.") for key in dev)  # the schedule
+    assert set(dev.values()).isdisjoint(prod.values()), set(dev.values()) & set(prod.values())
+    for environment, names in (("dev", dev), ("prod", prod)):
+        for key, name in names.items():
+            assert environment in name.split("/") or f"-{environment}" in name, (key, name)
+
+
+def test_the_schedule_is_created_with_the_name_the_template_gives(
+    template: dict[str, Any], transformed: dict[str, Any]
+) -> None:
+    """SAM names a ScheduleV2 schedule after its logical id unless the event has a Name (samtranslator
+    model/eventsources/scheduler.py): the same name for every stack in the `default` group."""
+    (schedule,) = resources_of(transformed, "AWS::Scheduler::Schedule").values()
+    name = evaluate(schedule["Properties"]["Name"], stack_of(template))
+    assert name == "aurora-restore-dev-orchestrator-check"
+
+
+def test_table_names_carry_environment_and_stack_id(template: dict[str, Any]) -> None:
+    """Retained tables keep their names after `sam delete`; a name that also carries the stack id lets the next
+    stack (a new id) create its own tables instead of failing with 'already exists'."""
+    first = stack_of(template)
+    again = StackContext.of(template, PARAMS, region="eu-west-1", stack_uuid="0badc0de-1111-4222-8333-444455556666")
+    for logical_id, kind in (("StateTable", "state"), ("AuditTable", "audit")):
+        name = template["Resources"][logical_id]["Properties"]["TableName"]
+        assert template["Resources"][logical_id]["DeletionPolicy"] == "Retain"
+        assert evaluate(name, first) == f"aurora-restore-dev-{kind}-5ca1ab1e"
+        assert evaluate(name, again) == f"aurora-restore-dev-{kind}-0badc0de"
+    idempotency = template["Resources"]["IdempotencyTable"]
+    assert idempotency["DeletionPolicy"] == "Delete"  # goes with the stack, so a fixed name is never in the way
+    assert evaluate(idempotency["Properties"]["TableName"], again) == "aurora-restore-dev-idempotency"
+
+
+def test_log_key_policy_covers_exactly_this_stacks_log_groups(template: dict[str, Any]) -> None:
+    from fnmatch import fnmatchcase
+
+    dev, prod = stack_of(template), stack_of(template, Environment="prod")
+    statements = template["Resources"]["PipelineKey"]["Properties"]["KeyPolicy"]["Statement"]
+    (logs,) = [s for s in statements if s["Sid"] == "CloudWatchLogsEncryptsThisStacksLogGroups"]
+    pattern = evaluate(logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"], dev)
+    groups = resources_of(template, "AWS::Logs::LogGroup").values()
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:{}"
+    for group in groups:
+        assert fnmatchcase(arn.format(evaluate(group["Properties"]["LogGroupName"], dev)), pattern)
+        assert not fnmatchcase(arn.format(evaluate(group["Properties"]["LogGroupName"], prod)), pattern)
+
+
+# ---- IAM and KMS, tightened --------------------------------------------------------------------------------------
+def test_scheduler_role_invokes_only_this_stacks_orchestrator(template: dict[str, Any]) -> None:
+    statements = template["Resources"]["OrchestratorScheduleRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    (invoke,) = [s for s in statements["Statement"] if s["Action"] == "lambda:InvokeFunction"]
+    assert invoke["Resource"] == [
+        {"Fn::GetAtt": ["OrchestratorCheckFunction", "Arn"]},
+        {"Fn::Sub": "${OrchestratorCheckFunction.Arn}:*"},
+    ]
+
+
+def test_create_grant_only_for_aws_resources(template: dict[str, Any], transformed: dict[str, Any]) -> None:
+    """Every kms:CreateGrant (the pipeline key and the source snapshots' key) is bound to
+    kms:GrantIsForAWSResource, so a role can let RDS use a key but never hand a grant to a principal
+    (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource)."""
+    grants = [(o, s) for o, s in all_policy_statements(transformed) if "kms:CreateGrant" in _listify(s["Action"])]
+    assert {s.get("Sid") for _, s in grants} >= {"PipelineKeyGrantForCopy", "SourceSnapshotKeyGrantForCopy"}
+    for owner, statement in grants:
+        assert _listify(statement["Action"]) == ["kms:CreateGrant"], (owner, statement)
+        assert statement["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}, (owner, statement)
+    source_key = [s for _, s in grants if s.get("Sid") == "SourceSnapshotKeyGrantForCopy"]
+    assert all(s["Resource"] == {"Ref": "SourceKmsKeyArn"} for s in source_key)
+
+
+def _deny(template: dict[str, Any], sid: str) -> dict[str, Any]:
+    statements = template["Resources"]["FunctionBasePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (statement,) = [s for s in statements if s.get("Sid") == sid]
+    assert statement["Effect"] == "Deny"
+    return statement
+
+
+def test_source_cluster_is_named_in_lowercase_as_rds_stores_it(template: dict[str, Any]) -> None:
+    """RDS stores identifiers in lowercase and IAM compares ARNs case-sensitively: the parameter refuses uppercase,
+    so the deny's ARN is the one RDS has (and shared.config lowercases what the functions send)."""
+    for parameter in ("SourceClusterId", "TargetClusterId"):
+        pattern = re.compile(template["Parameters"][parameter]["AllowedPattern"])
+        assert pattern.fullmatch("prod-aurora")
+        assert not pattern.fullmatch("Prod-Aurora"), parameter
+    resource = evaluate(_deny(template, "NeverTouchTheSourceCluster")["Resource"], stack_of(template))
+    assert resource == "arn:aws:rds:*:123456789012:cluster:prod-aurora"
+
+
+def test_unowned_clusters_and_instances_are_denied_whatever_their_names(template: dict[str, Any]) -> None:
+    """The source cluster's instances have names of their own; what they never have is the pipeline's tag."""
+    instances = _deny(template, "NeverTouchUnownedInstances")
+    assert {"rds:DeleteDBInstance", "rds:ModifyDBInstance", "rds:RebootDBInstance"} <= set(instances["Action"])
+    assert instances["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:rds:*:${AWS::AccountId}:db:*"}
+    assert instances["Condition"] == {"Null": {"rds:db-tag/aurora-restore:pipeline": "true"}}
+    clusters = _deny(template, "NeverTouchUnownedClusters")
+    assert {"rds:DeleteDBCluster", "rds:ModifyDBCluster"} <= set(clusters["Action"])
+    assert clusters["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:rds:*:${AWS::AccountId}:cluster:*"}
+    assert clusters["Condition"] == {"Null": {"rds:cluster-tag/aurora-restore:pipeline": "true"}}
+    # Creating and tagging stay out: a resource being created has no tag yet, the deny would block every restore.
+    for statement in (instances, clusters):
+        assert not {"rds:CreateDBInstance", "rds:AddTagsToResource", "rds:RestoreDBClusterFromSnapshot"} & set(
+            statement["Action"]
+        )
+
+
+def test_eventbridge_may_encrypt_dead_letters_without_source_account(template: dict[str, Any]) -> None:
+    """aws:SourceAccount/aws:SourceArn are not in the KMS request of an EventBridge delivery
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html), so EventBridge's statement is scoped by
+    the encryption context SQS binds to the dead-letter queue instead."""
+    stack = stack_of(template)
+    statements = template["Resources"]["PipelineKey"]["Properties"]["KeyPolicy"]["Statement"]
+    events = [s for s in statements if "events.amazonaws.com" in _listify(s["Principal"].get("Service", []))]
+    (statement,) = events
+    assert set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    conditions = {key for block in statement["Condition"].values() for key in block}
+    assert conditions == {"kms:EncryptionContext:aws:sqs:arn"}
+    queue = evaluate(template["Resources"]["EventsDeadLetterQueue"]["Properties"]["QueueName"], stack)
+    context = evaluate(statement["Condition"]["StringEquals"]["kms:EncryptionContext:aws:sqs:arn"], stack)
+    assert context == f"arn:aws:sqs:eu-west-1:123456789012:{queue}"
+
+
+def test_secrets_are_scoped_to_the_stacks_environment(template: dict[str, Any]) -> None:
+    """A dev stack can neither read nor overwrite prod's master secret."""
+    secret_statements = [
+        s
+        for _, s in all_policy_statements(template)
+        if any(a.startswith("secretsmanager:") for a in _listify(s["Action"]))
+    ]
+    assert secret_statements
+    dev, prod = stack_of(template), stack_of(template, Environment="prod")
+    prod_secret = evaluate(template["Resources"]["MasterSecret"]["Properties"]["Name"], prod)
+    from fnmatch import fnmatchcase
+
+    for statement in secret_statements:
+        for resource in _listify(statement["Resource"]):
+            pattern = evaluate(resource, dev)
+            assert pattern.endswith(":secret:aurora-restore/dev/*"), pattern
+            assert not fnmatchcase(
+                f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{prod_secret}-AbCdEf", pattern
+            )
