@@ -176,6 +176,9 @@ class Rds:
             lambda: self._client.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True),
         )
 
+    def start_cluster(self, cluster_id: str) -> None:
+        self._call("StartDBCluster", lambda: self._client.start_db_cluster(DBClusterIdentifier=cluster_id))
+
     def restore_cluster(self, request: RestoreRequest) -> ClusterView:
         kwargs: dict[str, Any] = {
             "DBClusterIdentifier": request.cluster_id,

@@ -1,4 +1,11 @@
-"""delete-rds: delete the previous target (instances, then cluster) if and only if this pipeline owns it."""
+"""delete-rds: delete the previous target (instances, then cluster) if and only if this pipeline owns it.
+
+A busy target (backing-up, maintenance, modifying...) is waited for without spending retry attempts; a stopped one
+is started first, because AWS refuses to delete the instances of a stopped cluster: "You must start the cluster
+before performing any such administrative actions" (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/
+aurora-cluster-stop-start.html). A target in a failed state (e.g. its key is gone) is deleted all the same: it is
+being replaced.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ from shared.config import AppConfig, PipelineConfig
 from shared.errors import PipelineError, SafetyViolation
 from shared.naming import TAG_PIPELINE, TAG_RUN
 from shared.ports import ClusterView, InstanceView, RdsGateway
+from shared.rds_states import Condition, condition
 from shared.steps.turn import StepTurn
 from shared.transitions import DetailType
 
@@ -75,6 +83,18 @@ def act(turn: StepTurn) -> None:
     guard(turn.deps.config, pipeline, cluster)
     if cluster.status == "deleting":
         turn.wait(backoff, f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171")
+        return
+    state = condition(cluster.status)
+    if state is Condition.STOPPED:
+        rds.start_cluster(cluster.identifier)  # guarded above: only a target this pipeline owns is ever started
+        turn.wait(
+            backoff,
+            f"target {cluster.identifier} was stopped; StartDBCluster requested (a stopped cluster's "
+            "instances cannot be deleted); deleting once it is available",
+        )
+        return
+    if state is Condition.BUSY:
+        turn.wait(backoff, f"target {cluster.identifier} is busy ({cluster.status}); waiting, no attempt spent")
         return
     remaining = _delete_members(rds, pipeline, cluster)
     try:

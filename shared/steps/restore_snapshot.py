@@ -5,7 +5,7 @@ from __future__ import annotations
 from shared.errors import PipelineError, cluster_already_exists
 from shared.model import RunStatus
 from shared.naming import TAG_RUN, instance_id, ownership_tags
-from shared.ports import ClusterView, InstanceRequest, RestoreRequest
+from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest
 from shared.steps.turn import StepTurn
 
 
@@ -35,11 +35,11 @@ def request_restore(turn: StepTurn) -> ClusterView:
         return existing
 
 
-def ensure_instances(turn: StepTurn, engine: str) -> list[str]:
-    """Create missing instances; return the statuses of all configured instances."""
+def ensure_instances(turn: StepTurn, engine: str) -> list[InstanceView]:
+    """Create missing instances; return all configured instances as they are now."""
     run, pipeline = turn.run, turn.pipeline
     rds = turn.deps.rds_for(run.target_region)
-    statuses = []
+    instances = []
     for index in range(1, pipeline.instances.count + 1):
         name = instance_id(run.target_cluster_id, index)
         instance = rds.find_instance(name)
@@ -54,8 +54,8 @@ def ensure_instances(turn: StepTurn, engine: str) -> list[str]:
                     tags={**pipeline.tags, **ownership_tags(pipeline.name, run.run_id)},
                 )
             )
-        statuses.append(instance.status)
-    return statuses
+        instances.append(instance)
+    return instances
 
 
 def act(turn: StepTurn) -> None:

@@ -299,6 +299,7 @@ RDS_OPERATIONS = {
     "find_instance": "DescribeDBInstances",
     "delete_instance": "DeleteDBInstance",
     "delete_cluster": "DeleteDBCluster",
+    "start_cluster": "StartDBCluster",
     "restore_cluster": "RestoreDBClusterFromSnapshot",
     "create_instance": "CreateDBInstance",
     "set_master_password": "ModifyDBCluster",
@@ -564,6 +565,19 @@ class FakeRds:
                 "Cluster cannot be deleted, it still contains DB instances in non-deleting state.",
             )
         self._set_cluster(cluster_id, status="deleting")
+
+    def start_cluster(self, cluster_id: str) -> None:
+        """As AWS: only a stopped cluster starts (InvalidDBClusterStateFault otherwise); it is `starting` until
+        `set_status(cluster_id, "available")`."""
+        self._call("start_cluster", cluster_id=cluster_id)
+        cluster = self.clusters.get(cluster_id.lower())
+        if cluster is None:
+            raise aws_error("DBClusterNotFoundFault", "StartDBCluster")
+        if cluster.status != "stopped":
+            raise aws_error(
+                "InvalidDBClusterStateFault", "StartDBCluster", f"DbCluster {cluster_id} is {cluster.status}"
+            )
+        self._set_cluster(cluster_id, status="starting")
 
     def restore_cluster(self, request: RestoreRequest) -> ClusterView:
         self._call("restore_cluster", request=request)
