@@ -53,6 +53,20 @@ class ClusterView(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
+class SnapshotQuota(BaseModel):
+    """The account's manual cluster snapshot quota in one region (DescribeAccountAttributes,
+    `ManualClusterSnapshots`: "The used value is the count of the manual DB cluster snapshots in the account")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    used: int
+    max: int
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.max
+
+
 class RestoreRequest(BaseModel):
     cluster_id: str
     snapshot_id: str
@@ -91,6 +105,7 @@ class RdsGateway(Protocol):
         tags: dict[str, str],
     ) -> SnapshotView: ...
     def delete_snapshot(self, identifier: str) -> None: ...
+    def manual_snapshot_quota(self) -> SnapshotQuota | None: ...
     def find_cluster(self, cluster_id: str) -> ClusterView | None: ...
     def find_instance(self, instance_id: str) -> InstanceView | None: ...
     def delete_instance(self, instance_id: str) -> None: ...

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import ClientError
 
 from shared.aws.errors import error_code, translate
-from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest, SnapshotView
+from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest, SnapshotQuota, SnapshotView
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -142,6 +142,15 @@ class Rds:
             _SNAPSHOT_MISSING,
             lambda: self._client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier),
         )
+
+    def manual_snapshot_quota(self) -> SnapshotQuota | None:
+        """`ManualClusterSnapshots` of DescribeAccountAttributes (Used, Max), or None if the account lists none.
+        https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_AccountQuota.html"""
+        raw = self._call("DescribeAccountAttributes", lambda: self._client.describe_account_attributes())
+        for quota in raw.get("AccountQuotas", []):
+            if quota.get("AccountQuotaName") == "ManualClusterSnapshots":
+                return SnapshotQuota(used=int(quota.get("Used", 0)), max=int(quota.get("Max", 0)))
+        return None
 
     # Clusters and instances ------------------------------------------------------------------------------------
     def find_cluster(self, cluster_id: str) -> ClusterView | None:

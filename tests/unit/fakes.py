@@ -30,7 +30,7 @@ from shared.errors import PipelineError, RunExistsError, StaleRunError, TargetBu
 from shared.events import DETAIL_MODELS, OutgoingEvent
 from shared.model import AuditRecord, Run, RunStatus, StepTiming
 from shared.naming import MANAGED_BY, TAG_MANAGED_BY, TAG_PIPELINE, lock_key_for
-from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest, SnapshotView
+from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest, SnapshotQuota, SnapshotView
 from shared.steps.context import Deps
 
 ACCOUNT = "123456789012"
@@ -295,6 +295,7 @@ RDS_OPERATIONS = {
     "list_manual_snapshots": "DescribeDBClusterSnapshots",
     "copy_snapshot": "CopyDBClusterSnapshot",
     "delete_snapshot": "DeleteDBClusterSnapshot",
+    "manual_snapshot_quota": "DescribeAccountAttributes",
     "find_cluster": "DescribeDBClusters",
     "find_instance": "DescribeDBInstances",
     "delete_instance": "DeleteDBInstance",
@@ -341,6 +342,8 @@ class FakeRds:
         self.snapshots: dict[str, SnapshotView] = {}
         self.calls: list[Call] = []
         self.failures = Failures()
+        self.manual_snapshot_max = 100  # the ManualClusterSnapshots quota (AWS default 100 per region)
+        self.copy_slots: int | None = None  # None: unlimited; else at most this many cross-region copies in flight
 
     # Failure injection --------------------------------------------------------------------------------------------
     def fail(
@@ -513,6 +516,15 @@ class FakeRds:
             raise aws_error("DBClusterSnapshotNotFoundFault", "CopyDBClusterSnapshot")
         if target_id.lower() in self.snapshots:
             raise aws_error("DBClusterSnapshotAlreadyExistsFault", "CopyDBClusterSnapshot")
+        if self._manual_count() >= self.manual_snapshot_max:
+            raise aws_error(
+                "SnapshotQuotaExceeded", "CopyDBClusterSnapshot", "Cannot create more than 100 manual snapshots"
+            )
+        in_flight = [s for s in self.snapshots.values() if s.snapshot_type == "manual" and s.status == "copying"]
+        if home is not self and self.copy_slots is not None and len(in_flight) >= self.copy_slots:
+            raise aws_error(
+                "SnapshotQuotaExceeded", "CopyDBClusterSnapshot", "Cannot copy more than 5 snapshots across regions"
+            )
         copy = source.model_copy(
             update={
                 "identifier": target_id,
@@ -531,6 +543,13 @@ class FakeRds:
     def delete_snapshot(self, identifier: str) -> None:
         self._call("delete_snapshot", identifier=identifier)
         self.snapshots.pop(identifier.lower(), None)
+
+    def _manual_count(self) -> int:
+        return sum(1 for s in self.snapshots.values() if s.snapshot_type == "manual")
+
+    def manual_snapshot_quota(self) -> SnapshotQuota | None:
+        self._call("manual_snapshot_quota")
+        return SnapshotQuota(used=self._manual_count(), max=self.manual_snapshot_max)
 
     # The port: clusters and instances -----------------------------------------------------------------------------
     def find_cluster(self, cluster_id: str) -> ClusterView | None:
