@@ -8,6 +8,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.cluster_settings import ClusterSettings
 from shared.events import OutgoingEvent
 from shared.model import AuditRecord, Run, RunStatus
 
@@ -50,6 +51,9 @@ class ClusterView(BaseModel):
     endpoint: str | None = None
     port: int | None = None
     master_username: str | None = None
+    engine_lifecycle_support: str | None = None
+    storage_type: str | None = None
+    cloudwatch_logs_exports: list[str] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
 
 
@@ -76,6 +80,7 @@ class RestoreRequest(BaseModel):
     security_group_ids: list[str]
     db_cluster_parameter_group: str | None
     kms_key_id: str | None
+    settings: ClusterSettings = Field(default_factory=ClusterSettings)
     tags: dict[str, str]
 
 

@@ -57,6 +57,9 @@ def _cluster(raw: Any) -> ClusterView:
         endpoint=endpoint if isinstance(endpoint, str) else None,
         port=raw.get("Port"),
         master_username=raw.get("MasterUsername"),
+        engine_lifecycle_support=raw.get("EngineLifecycleSupport"),
+        storage_type=raw.get("StorageType"),
+        cloudwatch_logs_exports=list(raw.get("EnabledCloudwatchLogsExports") or []),
         tags=_tags(raw.get("TagList")),
     )
 
@@ -201,10 +204,14 @@ class Rds:
             "DBSubnetGroupName": request.db_subnet_group,
             "DBClusterParameterGroupName": request.db_cluster_parameter_group,
             "KmsKeyId": request.kms_key_id,
+            "EngineLifecycleSupport": request.settings.engine_lifecycle_support,
+            "StorageType": request.settings.storage_type,
         }
         kwargs.update({k: v for k, v in optional.items() if v})
         if request.security_group_ids:
             kwargs["VpcSecurityGroupIds"] = request.security_group_ids
+        if request.settings.cloudwatch_logs_exports:
+            kwargs["EnableCloudwatchLogsExports"] = request.settings.cloudwatch_logs_exports
         raw = self._call(
             "RestoreDBClusterFromSnapshot", lambda: self._client.restore_db_cluster_from_snapshot(**kwargs)
         )

@@ -4,11 +4,13 @@ A busy target (backing-up, maintenance, modifying...) is waited for without spen
 is started first, because AWS refuses to delete the instances of a stopped cluster: "You must start the cluster
 before performing any such administrative actions" (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/
 aurora-cluster-stop-start.html). A target in a failed state (e.g. its key is gone) is deleted all the same: it is
-being replaced.
+being replaced. Before anything is deleted, the target's Extended Support, storage type and log exports are read
+onto the run (`previous_target_settings`): the restore does not carry them over by itself (shared/cluster_settings.py).
 """
 
 from __future__ import annotations
 
+from shared.cluster_settings import ClusterSettings, of_cluster
 from shared.config import AppConfig, PipelineConfig
 from shared.errors import PipelineError, SafetyViolation
 from shared.naming import TAG_PIPELINE, TAG_RUN
@@ -81,8 +83,13 @@ def act(turn: StepTurn) -> None:
         turn.emit(DetailType.TARGET_DELETED)
         return
     guard(turn.deps.config, pipeline, cluster)
+    captured = run.previous_target_settings or settings_of(cluster)
     if cluster.status == "deleting":
-        turn.wait(backoff, f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171")
+        turn.wait(
+            backoff,
+            f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171",
+            previous_target_settings=captured,
+        )
         return
     state = condition(cluster.status)
     if state is Condition.STOPPED:
@@ -91,10 +98,12 @@ def act(turn: StepTurn) -> None:
             backoff,
             f"target {cluster.identifier} was stopped; StartDBCluster requested (a stopped cluster's "
             "instances cannot be deleted); deleting once it is available",
+            previous_target_settings=captured,
         )
         return
     if state is Condition.BUSY:
-        turn.wait(backoff, f"target {cluster.identifier} is busy ({cluster.status}); waiting, no attempt spent")
+        busy = f"target {cluster.identifier} is busy ({cluster.status}); waiting, no attempt spent"
+        turn.wait(backoff, busy, previous_target_settings=captured)
         return
     remaining = _delete_members(rds, pipeline, cluster)
     try:
@@ -102,6 +111,16 @@ def act(turn: StepTurn) -> None:
     except PipelineError as exc:
         if exc.code != "InvalidDBClusterStateFault":
             raise
-        turn.wait(backoff, f"instances deleting ({len(remaining)} left); cluster delete next")
+        turn.wait(
+            backoff,
+            f"instances deleting ({len(remaining)} left); cluster delete next",
+            previous_target_settings=captured,
+        )
         return
-    turn.wait(0, f"deletion of {cluster.identifier} requested; waiting for RDS-EVENT-0171")
+    turn.wait(
+        0, f"deletion of {cluster.identifier} requested; waiting for RDS-EVENT-0171", previous_target_settings=captured
+    )
+
+
+def settings_of(cluster: ClusterView) -> ClusterSettings:
+    return of_cluster(cluster.engine_lifecycle_support, cluster.storage_type, cluster.cloudwatch_logs_exports)

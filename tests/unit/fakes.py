@@ -604,7 +604,16 @@ class FakeRds:
             raise aws_error("DBClusterAlreadyExistsFault", "RestoreDBClusterFromSnapshot")
         if request.snapshot_id.lower() not in self.snapshots:
             raise aws_error("DBClusterSnapshotNotFoundFault", "RestoreDBClusterFromSnapshot")
-        return self.add_cluster(request.cluster_id, status="creating", tags=request.tags, engine=request.engine)
+        cluster = self.add_cluster(request.cluster_id, status="creating", tags=request.tags, engine=request.engine)
+        settings = request.settings
+        self._set_cluster(
+            request.cluster_id,
+            # what RDS applies when a setting is not passed (RestoreDBClusterFromSnapshot defaults)
+            engine_lifecycle_support=settings.engine_lifecycle_support or "open-source-rds-extended-support",
+            storage_type=settings.storage_type or "aurora",
+            cloudwatch_logs_exports=list(settings.cloudwatch_logs_exports or []),
+        )
+        return self.clusters[cluster.identifier.lower()]
 
     def create_instance(self, request: InstanceRequest) -> InstanceView:
         self._call("create_instance", request=request)
