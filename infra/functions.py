@@ -67,8 +67,8 @@ VpcConfig:
     ),
     FunctionInfra(
         Step.SNS_NOTIFICATION,
-        "Publishes the run outcome to the notification topic.",
-        ("NotifyPolicy",),
+        "Publishes the run outcome; first cancels a failed run's in-flight snapshot copy.",
+        ("NotifyPolicy", "DiscardFailedCopiesPolicy"),
     ),
     FunctionInfra(
         Step.ORCHESTRATOR_CHECK,

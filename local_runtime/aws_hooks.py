@@ -22,6 +22,10 @@ class CallObserver(Protocol):
 
     def injected_error(self, operation: str) -> InjectedError | None: ...
 
+    def emulated_rds_response(
+        self, region: str, operation: str, params: dict[str, Any]
+    ) -> InjectedError | dict[str, Any] | None: ...
+
     def before_rds_call(self, region: str, operation: str, params: dict[str, Any]) -> None: ...
 
     def after_rds_call(self, region: str, operation: str, params: dict[str, Any]) -> None: ...
@@ -87,8 +91,14 @@ class HookedClientFactory(ClientFactory):
             if service == "rds":
                 observer.before_rds_call(the_region, model.name, params)
 
-        def inject(model: Any, **_: Any) -> Any:
+        def inject(model: Any, context: dict[str, Any], **_: Any) -> Any:
             error = observer.injected_error(model.name)
+            if error is None and service == "rds":
+                # what AWS answers where moto would not (limits, quotas, busy or stopped resources)
+                emulated = observer.emulated_rds_response(the_region, model.name, context.get("local_params", {}))
+                if isinstance(emulated, dict):
+                    return AWSResponse("https://local", 200, {}, None), emulated  # type: ignore[arg-type]
+                error = emulated
             if error is None:
                 return None
             parsed = {

@@ -2,6 +2,10 @@
 clock and emit the RDS events AWS would emit (and none where AWS emits none: a cluster-snapshot copy finishing
 is silent).
 
+It also answers, before moto sees them, the calls AWS would answer differently (`respond`): the 5 cross-region
+copies in flight per destination region, the manual-snapshot quota (DescribeAccountAttributes, which moto lacks),
+and refusals of a busy (`hold`) or stopped (`stop`) cluster or instance.
+
 The emulator talks to the runtime only through `Timeline` (run this later, emit that RDS event) and takes its
 knobs as constructor arguments, so it never imports the runtime."""
 
@@ -16,9 +20,23 @@ from unittest import mock
 
 from moto.rds.models import DBCluster, rds_backends
 
+from local_runtime.faults import InjectedError
+from shared.rds_states import Condition, condition
+
 # What a resource kind means in ARNs and events: (ARN kind, detail-type, SourceType).
 _CLUSTER = ("cluster", "RDS DB Cluster Event", "CLUSTER")
 _INSTANCE = ("db", "RDS DB Instance Event", "DB_INSTANCE")
+
+# "You can have up to five snapshot copy requests in progress to a single destination Region per account"
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-copy-snapshot.html). The answer to the sixth
+# is `SnapshotQuotaExceeded` (a documented CopyDBClusterSnapshot error); the message is the one reported for
+# CopyDBSnapshot (https://github.com/pbudzon/aws-maintenance/issues/19): UNVERIFIED for cluster snapshots.
+COPY_LIMIT = 5
+COPY_LIMIT_MESSAGE = "Cannot copy more than 5 snapshots across regions"
+# Reported for manual instance snapshots (https://github.com/pbudzon/aws-maintenance/issues/12); UNVERIFIED here.
+QUOTA_MESSAGE = "Cannot create more than {max} manual snapshots"
+_CLUSTER_CALLS = {"DeleteDBCluster", "ModifyDBCluster", "StartDBCluster", "StopDBCluster", "CreateDBInstance"}
+_INSTANCE_CALLS = {"DeleteDBInstance", "ModifyDBInstance", "RebootDBInstance"}
 
 
 @dataclass
@@ -30,6 +48,7 @@ class Durations:
     cluster_delete: int = 4 * 60
     cluster_restore: int = 11 * 60
     instance_create: int = 8 * 60
+    cluster_start: int = 5 * 60
     password_apply: int = 20
     rds_event_latency: int = 15
     pipeline_event_latency: int = 1
@@ -73,6 +92,7 @@ class RdsEmulator:
         database_for: Callable[[str], Any],
         copy_stuck_at: int | None = None,
         apply_master_password: bool = True,
+        manual_snapshot_quota: int = 100,
     ) -> None:
         self.timeline = timeline
         self.durations = durations
@@ -81,6 +101,11 @@ class RdsEmulator:
         self.copy_stuck_at = copy_stuck_at  # None: copies finish; else a copy's progress stops at this percent
         self.apply_master_password = apply_master_password  # False: the database keeps refusing the new password
         self._doomed: dict[tuple[str, str], Any] = {}  # (region, id) -> what moto is about to delete
+        self.manual_snapshot_quota = manual_snapshot_quota  # ManualClusterSnapshots: 100 per region by default
+        self.copies_in_flight: dict[str, dict[str, Any]] = {}  # destination region -> cross-region copies in flight
+        self.max_copies_in_flight: dict[str, int] = {}  # the most ever in flight at once, per destination region
+        self.copies_refused: dict[str, int] = {}  # CopyDBClusterSnapshot calls answered with the limit, per region
+        self._held: dict[tuple[str, str], list[str]] = {}  # (region, id) -> [held status, status to return to]
 
     def backend(self, region: str) -> Any:
         return rds_backends[self.account][region]
@@ -95,6 +120,96 @@ class RdsEmulator:
             cluster_id = params.get("DBClusterIdentifier", "")
             self._doomed[(region, cluster_id)] = backend.clusters.get(cluster_id)
 
+    # Answers before moto -------------------------------------------------------------------------------------------
+    def respond(self, region: str, operation: str, params: dict[str, Any]) -> InjectedError | dict[str, Any] | None:
+        """What AWS answers where moto would answer otherwise: an error, a response, or None to let moto answer."""
+        if operation == "DescribeAccountAttributes":  # moto does not implement it
+            quota = {"AccountQuotaName": "ManualClusterSnapshots", "Used": self._manual_snapshots(region)}
+            quota["Max"] = self.manual_snapshot_quota
+            return {"AccountQuotas": [quota], "ResponseMetadata": {"HTTPStatusCode": 200}}
+        if operation == "CopyDBClusterSnapshot":
+            return self._copy_refusal(region, params)
+        if operation in _CLUSTER_CALLS:
+            return self._busy_refusal(region, operation, params.get("DBClusterIdentifier", ""), None)
+        if operation in _INSTANCE_CALLS:
+            instance_id = params.get("DBInstanceIdentifier", "")
+            instance = self.backend(region).databases.get(instance_id)
+            cluster_id = getattr(instance, "db_cluster_identifier", None) or ""
+            return self._busy_refusal(region, operation, cluster_id, instance_id)
+        return None
+
+    def _manual_snapshots(self, region: str) -> int:
+        return sum(1 for s in self.backend(region).cluster_snapshots.values() if s.snapshot_type == "manual")
+
+    def _copy_refusal(self, region: str, params: dict[str, Any]) -> InjectedError | None:
+        if self._manual_snapshots(region) >= self.manual_snapshot_quota:
+            message = QUOTA_MESSAGE.format(max=self.manual_snapshot_quota)
+            return InjectedError("CopyDBClusterSnapshot", "SnapshotQuotaExceeded", message=message)
+        if _is_cross_region(region, params) and len(self.copies_in_flight.get(region, {})) >= COPY_LIMIT:
+            self.copies_refused[region] = self.copies_refused.get(region, 0) + 1
+            return InjectedError("CopyDBClusterSnapshot", "SnapshotQuotaExceeded", message=COPY_LIMIT_MESSAGE)
+        return None
+
+    def _busy_refusal(
+        self, region: str, operation: str, cluster_id: str, instance_id: str | None
+    ) -> InjectedError | None:
+        """A busy (held) or stopped cluster, or a busy instance, refuses changes as AWS does."""
+        cluster = self.backend(region).clusters.get(cluster_id)
+        cluster_status = getattr(cluster, "status", "")
+        busy_cluster = (region, cluster_id) in self._held and condition(cluster_status) is Condition.BUSY
+        if busy_cluster or (cluster_status == "stopped" and operation != "StartDBCluster"):
+            # "The requested operation can't be performed while the cluster is in this state" (exact text UNVERIFIED)
+            message = f"DbCluster {cluster_id} is in {cluster_status} state; {operation} is not allowed"
+            return InjectedError(operation, "InvalidDBClusterStateFault", message=message)
+        if instance_id is not None and (region, instance_id) in self._held:
+            status = self._held[(region, instance_id)][0]
+            if condition(status) is Condition.BUSY:
+                message = f"Instance {instance_id} is in {status} state; {operation} is not allowed"
+                return InjectedError(operation, "InvalidDBInstanceState", message=message)
+        return None
+
+    # Knobs a test turns while the night runs ----------------------------------------------------------------------
+    def _resource(self, region: str, resource_id: str) -> Any:
+        backend = self.backend(region)
+        return backend.clusters.get(resource_id) or backend.databases.get(resource_id)
+
+    def hold(self, region: str, resource_id: str, status: str, seconds: float | None = None) -> None:
+        """Put a cluster or an instance into `status` now: a busy one (`backing-up`, `maintenance`...) for
+        `seconds`, then back to what it was; a terminal one (`inaccessible-encryption-credentials`...) for good
+        (`seconds=None`). While held, the lifecycle leaves it alone and a busy hold refuses changes."""
+        resource = self._resource(region, resource_id)
+        key = (region, resource_id)
+        self._held[key] = [status, resource.status]
+        resource.status = status
+        if seconds is None:
+            return
+
+        def release() -> None:
+            held = self._held.pop(key, None)
+            if held is not None and self._resource(region, resource_id) is resource:
+                resource.status = held[1]
+
+        self.timeline.later(seconds, release)
+
+    def stop(self, region: str, cluster_id: str) -> None:
+        """StopDBCluster as AWS completes it: the cluster and its instances are `stopped`."""
+        backend = self.backend(region)
+        cluster = backend.clusters[cluster_id]
+        cluster.status = "stopped"
+        for instance in backend.databases.values():
+            if getattr(instance, "db_cluster_identifier", None) == cluster_id:
+                instance.status = "stopped"
+
+    def _settle(self, region: str, resource_id: str, resource: Any, status: str) -> bool:
+        """The lifecycle moves a resource to `status`, unless a test holds it (then it returns there after; the step's
+        own event and side effects are skipped, so hold a resource mid-creation only in a terminal state)."""
+        held = self._held.get((region, resource_id))
+        if held is not None:
+            held[1] = status
+            return False
+        resource.status = status
+        return True
+
     def after(self, region: str, operation: str, params: dict[str, Any]) -> None:
         handler = getattr(self, f"_on_{operation}", None)
         if handler is not None:
@@ -108,8 +223,13 @@ class RdsEmulator:
         self.timeline.emit_rds_event(region, detail_type, event_id, arn, resource_id, source_type, message, category)
 
     def _on_CopyDBClusterSnapshot(self, region: str, params: dict[str, Any]) -> None:  # noqa: N802
-        snapshot = self.backend(region).cluster_snapshots[params["TargetDBClusterSnapshotIdentifier"]]
+        snapshot_id = params["TargetDBClusterSnapshotIdentifier"]
+        snapshot = self.backend(region).cluster_snapshots[snapshot_id]
         snapshot.status, snapshot.percent_progress = "copying", 0
+        in_flight = self.copies_in_flight.setdefault(region, {})
+        if _is_cross_region(region, params):
+            in_flight[snapshot_id] = snapshot
+            self.max_copies_in_flight[region] = max(self.max_copies_in_flight.get(region, 0), len(in_flight))
         stuck = self.copy_stuck_at
         for percent in (10, 25, 40, 55, 70, 85):
 
@@ -122,8 +242,32 @@ class RdsEmulator:
 
             def finish() -> None:
                 snapshot.status, snapshot.percent_progress = "available", 100
+                if in_flight.get(snapshot_id) is snapshot:
+                    del in_flight[snapshot_id]
 
             self.timeline.later(self.durations.copy, finish)  # no RDS event: Aurora emits none for these copies
+
+    def _on_DeleteDBClusterSnapshot(self, region: str, params: dict[str, Any]) -> None:  # noqa: N802
+        """Deleting a copy that is still `copying` cancels it (CopyDBClusterSnapshot API reference): its slot frees."""
+        snapshot_id = params.get("DBClusterSnapshotIdentifier", "")
+        self.copies_in_flight.get(region, {}).pop(snapshot_id, None)
+
+    def _on_StartDBCluster(self, region: str, params: dict[str, Any]) -> None:  # noqa: N802
+        """moto starts at once; AWS shows `starting` for minutes, then RDS-EVENT-0151 "DB cluster started"
+        (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_Events.Messages.html)."""
+        cluster_id = params["DBClusterIdentifier"]
+        backend = self.backend(region)
+        cluster = backend.clusters[cluster_id]
+        members = [i for i in backend.databases.values() if getattr(i, "db_cluster_identifier", None) == cluster_id]
+        for resource in (cluster, *members):
+            resource.status = "starting"
+
+        def started() -> None:
+            for resource in (cluster, *members):
+                self._settle(region, getattr(resource, "db_instance_identifier", cluster_id), resource, "available")
+            self._emit(region, _CLUSTER, cluster_id, "RDS-EVENT-0151", "DB cluster started", "notification")
+
+        self.timeline.later(self.durations.cluster_start, started)
 
     def _delete_slowly(
         self, region: str, collection: Any, resource_id: str, seconds: int, emit: Callable[[], None]
@@ -173,11 +317,14 @@ class RdsEmulator:
         cluster.status = "creating"
         # moto ignores falsy overrides and inherits the source's DeletionProtection; AWS applies the request's.
         cluster.deletion_protection = bool(params.get("DeletionProtection", False))
+        # moto ignores EngineLifecycleSupport and keeps the source's storage type; AWS applies the request's or its
+        # defaults (RestoreDBClusterFromSnapshot: open-source-rds-extended-support, aurora).
+        cluster.engine_lifecycle_support = params.get("EngineLifecycleSupport", "open-source-rds-extended-support")
+        cluster.storage_type = params.get("StorageType", "aurora")
 
         def created() -> None:
-            if cluster_id not in backend.clusters:
+            if cluster_id not in backend.clusters or not self._settle(region, cluster_id, cluster, "available"):
                 return
-            cluster.status = "available"
             server = self.database_for(cluster_id)
             if server is not None:  # the restored data: a production copy with production's accounts
                 server.seed_restored_cluster(cluster.master_username or "admin", "production-only-" + uuid.uuid4().hex)
@@ -196,9 +343,8 @@ class RdsEmulator:
             wait += self.durations.cluster_restore  # an instance cannot be ready before its cluster
 
         def created() -> None:
-            if instance_id not in backend.databases:
+            if instance_id not in backend.databases or not self._settle(region, instance_id, instance, "available"):
                 return
-            instance.status = "available"
             self._emit(region, _INSTANCE, instance_id, "RDS-EVENT-0005", "DB instance created", "creation")
 
         self.timeline.later(wait, created)
@@ -212,7 +358,7 @@ class RdsEmulator:
         cluster.status = "resetting-master-credentials"
 
         def applied() -> None:
-            cluster.status = "available"
+            self._settle(region, cluster_id, cluster, "available")
             server = self.database_for(cluster_id)
             if server is not None and self.apply_master_password:
                 server.set_password(cluster.master_username or "admin", password)
@@ -221,3 +367,10 @@ class RdsEmulator:
             )
 
         self.timeline.later(self.durations.password_apply, applied)
+
+
+def _is_cross_region(region: str, params: dict[str, Any]) -> bool:
+    """A copy whose source ARN names another region (only those count towards the 5 in flight)."""
+    source = str(params.get("SourceDBClusterSnapshotIdentifier", ""))
+    parts = source.split(":")
+    return source.startswith("arn:") and len(parts) > 3 and parts[3] != region

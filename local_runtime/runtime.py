@@ -91,6 +91,7 @@ class LocalRuntime:
         idempotency: bool = True,
         template: dict[str, Any] | None = None,
         apply_master_password: bool = True,
+        manual_snapshot_quota: int = 100,
     ) -> None:
         self.settings = settings
         self.clock = SimClock(start or datetime(2026, 11, 25, 3, 0, tzinfo=UTC))
@@ -108,6 +109,7 @@ class LocalRuntime:
             database_for=self.endpoints.server_for,
             copy_stuck_at=copy_stuck_at,
             apply_master_password=apply_master_password,
+            manual_snapshot_quota=manual_snapshot_quota,
         )
         self.deliveries: list[Delivery] = []
         self.on_failure: list[Delivery] = []
@@ -255,6 +257,11 @@ class LocalRuntime:
     # CallObserver: what the hooked clients report -----------------------------------------------------------------
     def injected_error(self, operation: str) -> InjectedError | None:
         return take_injected_error(self.errors, operation)
+
+    def emulated_rds_response(
+        self, region: str, operation: str, params: dict[str, Any]
+    ) -> InjectedError | dict[str, Any] | None:
+        return self.rds_emulator.respond(region, operation, params)
 
     def before_rds_call(self, region: str, operation: str, params: dict[str, Any]) -> None:
         self.rds_emulator.before(region, operation, params)

@@ -126,8 +126,10 @@ def cmd_stalled(args: argparse.Namespace, out: TextIO, now: datetime | None = No
                 reasons.append(f"check overdue since {iso(run.next_check_at)} (is the orchestrator running?)")
             if run.deadline_at - moment < window / 10:
                 reasons.append(f"deadline {iso(run.deadline_at)}")
-            if run.last_error:
+            if run.last_error and run.attempts:
                 reasons.append(f"retrying after {run.last_error.code} (attempt {run.attempts})")
+            elif run.last_error:  # a busy resource or a queued copy: waited for, no attempt spent
+                reasons.append(f"waiting on {run.last_error.code} (no attempt spent)")
             if reasons:
                 found += 1
                 out.write(f"{run.run_id} {run.pipeline} {status.value}: {'; '.join(reasons)}\n")

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shared.cluster_settings import ClusterSettings
 from shared.errors import ConfigError
 from shared.model import RunStatus
 from shared.sql_identifiers import validate_account_host, validate_grant, validate_name
@@ -65,7 +66,8 @@ class StepPolicy(Strict):
 
 
 DEFAULT_POLICIES: dict[RunStatus, StepPolicy] = {
-    RunStatus.REQUESTED: StepPolicy(deadline_minutes=30, min_poll_seconds=120, max_poll_seconds=300),
+    # REQUESTED includes queueing for a copy slot (at most 5 cross-region copies in flight per destination region).
+    RunStatus.REQUESTED: StepPolicy(deadline_minutes=4 * 60, min_poll_seconds=120, max_poll_seconds=300),
     RunStatus.COPYING: StepPolicy(deadline_minutes=6 * 60, min_poll_seconds=60, max_poll_seconds=900),
     RunStatus.REPLACING_TARGET: StepPolicy(deadline_minutes=90, min_poll_seconds=60, max_poll_seconds=300),
     RunStatus.RESTORING: StepPolicy(deadline_minutes=4 * 60, min_poll_seconds=60, max_poll_seconds=600),
@@ -166,6 +168,8 @@ class PipelineConfig(Strict):
     db_subnet_group: str | None = None
     security_group_ids: list[str] = Field(default_factory=list)
     db_cluster_parameter_group: str | None = None
+    # Extended Support, storage type and log exports of the restored cluster; unset: the previous target's.
+    restore_settings: ClusterSettings = Field(default_factory=ClusterSettings)
     instances: InstanceConfig = Field(default_factory=InstanceConfig)
     tags: dict[str, str] = Field(default_factory=dict)
     trigger_on_manual_snapshots: bool = False

@@ -20,6 +20,15 @@ class PipelineError(Exception):
         return f"{self.code}: {self.message}"
 
 
+class ResourceBusy(PipelineError):
+    """AWS refused because the resource is busy, not broken: a backup, maintenance or modification in progress
+    (`InvalidDBClusterStateFault`, `InvalidDBInstanceState`), or every copy slot taken. The default error policy
+    (`StepTurn.retry_or_fail`) waits with backoff, spends no retry attempt, and fails only at the state's deadline."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, transient=True)
+
+
 class ConfigError(PipelineError):
     def __init__(self, message: str) -> None:
         super().__init__("InvalidConfiguration", message, transient=False)

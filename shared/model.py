@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.cluster_settings import ClusterSettings
+
 
 class RunStatus(StrEnum):
     REQUESTED = "REQUESTED"
@@ -77,6 +79,7 @@ class Run(BaseModel):
     timings: dict[str, StepTiming] = Field(default_factory=dict)
     failure: RunError | None = None
     copy_percent: int | None = None
+    previous_target_settings: ClusterSettings | None = None  # read by delete-rds before deleting, for the restore
     master_rotated_at: datetime | None = None
     notified_at: datetime | None = None
     notify_claimed_at: datetime | None = None

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.cluster_settings import ClusterSettings
 from shared.events import OutgoingEvent
 from shared.model import AuditRecord, Run, RunStatus
 
@@ -50,7 +51,24 @@ class ClusterView(BaseModel):
     endpoint: str | None = None
     port: int | None = None
     master_username: str | None = None
+    engine_lifecycle_support: str | None = None
+    storage_type: str | None = None
+    cloudwatch_logs_exports: list[str] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
+
+
+class SnapshotQuota(BaseModel):
+    """The account's manual cluster snapshot quota in one region (DescribeAccountAttributes,
+    `ManualClusterSnapshots`: "The used value is the count of the manual DB cluster snapshots in the account")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    used: int
+    max: int
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.max
 
 
 class RestoreRequest(BaseModel):
@@ -62,6 +80,7 @@ class RestoreRequest(BaseModel):
     security_group_ids: list[str]
     db_cluster_parameter_group: str | None
     kms_key_id: str | None
+    settings: ClusterSettings = Field(default_factory=ClusterSettings)
     tags: dict[str, str]
 
 
@@ -91,10 +110,12 @@ class RdsGateway(Protocol):
         tags: dict[str, str],
     ) -> SnapshotView: ...
     def delete_snapshot(self, identifier: str) -> None: ...
+    def manual_snapshot_quota(self) -> SnapshotQuota | None: ...
     def find_cluster(self, cluster_id: str) -> ClusterView | None: ...
     def find_instance(self, instance_id: str) -> InstanceView | None: ...
     def delete_instance(self, instance_id: str) -> None: ...
     def delete_cluster(self, cluster_id: str) -> None: ...
+    def start_cluster(self, cluster_id: str) -> None: ...
     def restore_cluster(self, request: RestoreRequest) -> ClusterView: ...
     def create_instance(self, request: InstanceRequest) -> InstanceView: ...
     def set_master_password(self, cluster_id: str, password: str) -> None: ...

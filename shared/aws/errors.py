@@ -1,14 +1,16 @@
 """Turns botocore errors into PipelineErrors with an operator-actionable message and a transient flag.
 
-Classification is by error *code* (never by message text). Throttling, 5xx and capacity/concurrency limits are
-transient (retried with backoff); permissions, KMS, quotas and invalid requests are permanent (fail the run).
+Classification is by error *code* (never by message text). Throttling, 5xx and capacity limits are transient
+(retried with backoff); a busy resource is `ResourceBusy` (waited for, no retry spent); permissions, KMS, quotas and
+invalid requests are permanent (fail the run). `SnapshotQuotaExceeded` answers two different limits (the manual
+snapshot quota and the 5 cross-region copies in flight); the copy step tells them apart by reading the quota.
 """
 
 from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
-from shared.errors import PipelineError
+from shared.errors import PipelineError, ResourceBusy
 
 TRANSIENT_CODES = frozenset(
     {
@@ -28,16 +30,18 @@ TRANSIENT_CODES = frozenset(
         "InsufficientDBInstanceCapacity",
         "InsufficientDBClusterCapacityFault",
         "InsufficientDBInstanceCapacityFault",
-        # Only 5 cluster-snapshot copies may be in progress per destination region; the error code for the
-        # sixth is not documented, so the copy step also treats a concurrency message as transient.
-        "CopySnapshotConcurrencyLimitExceeded",
-        "InvalidDBClusterStateFault",
-        "InvalidDBInstanceState",
         "InvalidDBClusterSnapshotStateFault",
     }
 )
+# "The requested operation can't be performed while the cluster is in this state" / "The DB instance isn't in a
+# valid state" (botocore RDS model, InvalidDBClusterStateFault / InvalidDBInstanceStateFault, whose code is
+# InvalidDBInstanceState): the resource is busy (backing-up, maintenance, modifying...), not broken.
+BUSY_CODES = frozenset({"InvalidDBClusterStateFault", "InvalidDBInstanceState", "InvalidDBInstanceStateFault"})
 
-_QUOTA = "snapshot quota reached ({op}): delete old manual cluster snapshots or raise the quota"
+_QUOTA = (
+    "snapshot quota reached ({op}): the manual cluster snapshot quota is full (delete old manual cluster snapshots "
+    "or raise the quota), or 5 cross-region copies are already in flight to this region"
+)
 _HINTS = {
     "AccessDenied": "missing IAM permission: {op} was denied; check the function's role policy",
     "AccessDeniedException": "missing IAM permission: {op} was denied; check the function's role policy",
@@ -52,12 +56,10 @@ _HINTS = {
     "InstanceQuotaExceeded": "DB instance quota reached ({op}): raise the quota or remove unused instances",
     "StorageQuotaExceeded": "storage quota reached ({op})",
     "ResourceNotFoundException": "{op}: resource not found",
+    "InvalidDBClusterStateFault": "{op} refused while the cluster is busy",
+    "InvalidDBInstanceState": "{op} refused while the instance is busy",
+    "InvalidDBInstanceStateFault": "{op} refused while the instance is busy",
 }
-
-
-def is_concurrency_limit(exc: ClientError) -> bool:
-    message = exc.response.get("Error", {}).get("Message", "").lower()
-    return "concurrent" in message or "in progress" in message
 
 
 def translate(exc: Exception, op: str) -> PipelineError:
@@ -70,12 +72,10 @@ def translate(exc: Exception, op: str) -> PipelineError:
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         detail = str(error.get("Message", ""))[:300]
         transient = code in TRANSIENT_CODES or status >= 500 or status == 429
-        if code == "SnapshotQuotaExceeded" and is_concurrency_limit(exc):
-            transient = True
-            hint = f"copy concurrency limit reached ({op}): at most 5 cluster-snapshot copies per region"
-        else:
-            hint = _HINTS.get(code, "{op} failed").format(op=op)
+        hint = _HINTS.get(code, "{op} failed").format(op=op)
         message = f"{hint} [{code}]" + (f": {detail}" if detail else "")
+        if code in BUSY_CODES:
+            return ResourceBusy(code, message)
         return PipelineError(code, message, transient=transient)
     if isinstance(exc, ConnectionError | ReadTimeoutError):
         return PipelineError(

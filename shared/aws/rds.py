@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import ClientError
 
 from shared.aws.errors import error_code, translate
-from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest, SnapshotView
+from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest, SnapshotQuota, SnapshotView
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -57,6 +57,9 @@ def _cluster(raw: Any) -> ClusterView:
         endpoint=endpoint if isinstance(endpoint, str) else None,
         port=raw.get("Port"),
         master_username=raw.get("MasterUsername"),
+        engine_lifecycle_support=raw.get("EngineLifecycleSupport"),
+        storage_type=raw.get("StorageType"),
+        cloudwatch_logs_exports=list(raw.get("EnabledCloudwatchLogsExports") or []),
         tags=_tags(raw.get("TagList")),
     )
 
@@ -143,6 +146,15 @@ class Rds:
             lambda: self._client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier),
         )
 
+    def manual_snapshot_quota(self) -> SnapshotQuota | None:
+        """`ManualClusterSnapshots` of DescribeAccountAttributes (Used, Max), or None if the account lists none.
+        https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_AccountQuota.html"""
+        raw = self._call("DescribeAccountAttributes", lambda: self._client.describe_account_attributes())
+        for quota in raw.get("AccountQuotas", []):
+            if quota.get("AccountQuotaName") == "ManualClusterSnapshots":
+                return SnapshotQuota(used=int(quota.get("Used", 0)), max=int(quota.get("Max", 0)))
+        return None
+
     # Clusters and instances ------------------------------------------------------------------------------------
     def find_cluster(self, cluster_id: str) -> ClusterView | None:
         found = self._maybe(
@@ -176,6 +188,9 @@ class Rds:
             lambda: self._client.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True),
         )
 
+    def start_cluster(self, cluster_id: str) -> None:
+        self._call("StartDBCluster", lambda: self._client.start_db_cluster(DBClusterIdentifier=cluster_id))
+
     def restore_cluster(self, request: RestoreRequest) -> ClusterView:
         kwargs: dict[str, Any] = {
             "DBClusterIdentifier": request.cluster_id,
@@ -189,10 +204,14 @@ class Rds:
             "DBSubnetGroupName": request.db_subnet_group,
             "DBClusterParameterGroupName": request.db_cluster_parameter_group,
             "KmsKeyId": request.kms_key_id,
+            "EngineLifecycleSupport": request.settings.engine_lifecycle_support,
+            "StorageType": request.settings.storage_type,
         }
         kwargs.update({k: v for k, v in optional.items() if v})
         if request.security_group_ids:
             kwargs["VpcSecurityGroupIds"] = request.security_group_ids
+        if request.settings.cloudwatch_logs_exports:
+            kwargs["EnableCloudwatchLogsExports"] = request.settings.cloudwatch_logs_exports
         raw = self._call(
             "RestoreDBClusterFromSnapshot", lambda: self._client.restore_db_cluster_from_snapshot(**kwargs)
         )

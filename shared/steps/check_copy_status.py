@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from shared.errors import PipelineError
 from shared.model import RunStatus
-from shared.steps.copy_snapshot import request_copy
+from shared.steps.copy_snapshot import IN_FLIGHT, request_copy
 from shared.steps.turn import StepTurn
-
-IN_PROGRESS = {"creating", "copying", "pending"}
 
 
 def next_look_seconds(elapsed: float, percent: int, min_poll: int, checks: int) -> float:
@@ -30,7 +28,7 @@ def act(turn: StepTurn) -> None:
     if copy.status == "available":
         turn.transition(RunStatus.REPLACING_TARGET, f"copy {copy.identifier} available", copy_percent=100)
         return
-    if copy.status in IN_PROGRESS:
+    if copy.status in IN_FLIGHT:
         elapsed = (turn.now() - run.state_entered_at).total_seconds()
         delay = next_look_seconds(elapsed, copy.percent_progress, turn.policy.min_poll_seconds, run.checks)
         turn.wait(delay, f"copy {copy.status} at {copy.percent_progress}%", copy_percent=copy.percent_progress)

@@ -5,18 +5,9 @@ from __future__ import annotations
 from shared.errors import PipelineError, SafetyViolation
 from shared.model import RunStatus
 from shared.naming import TAG_RUN
+from shared.rds_states import failure_cause, is_failed
 from shared.steps.restore_snapshot import ensure_instances, request_restore
 from shared.steps.turn import StepTurn
-
-FAILED_STATES = {
-    "failed",
-    "inaccessible-encryption-credentials",
-    "inaccessible-encryption-credentials-recoverable",
-    "incompatible-restore",
-    "incompatible-parameters",
-    "incompatible-network",
-    "storage-full",
-}
 
 
 def act(turn: StepTurn) -> None:
@@ -35,15 +26,16 @@ def act(turn: StepTurn) -> None:
             "TargetReplacedElsewhere",
             f"cluster {cluster.identifier} was not restored by run {run.run_id}; something else replaced it",
         )
-    if cluster.status in FAILED_STATES:
-        raise PipelineError("RestoreFailed", f"cluster {cluster.identifier} is {cluster.status!r}")
+    if is_failed(cluster.status):  # a terminal state fails the run now, not at the deadline hours later
+        raise PipelineError("RestoreFailed", failure_cause("cluster", cluster.identifier, cluster.status))
     if cluster.status != "available":
         turn.wait(backoff, f"cluster {cluster.status}")
         return
-    statuses = ensure_instances(turn, cluster.engine or pipeline.engine)
-    broken = [s for s in statuses if s in FAILED_STATES]
+    instances = ensure_instances(turn, cluster.engine or pipeline.engine)
+    broken = [failure_cause("instance", i.identifier, i.status) for i in instances if is_failed(i.status)]
     if broken:
-        raise PipelineError("InstanceFailed", f"instances of {cluster.identifier} are {broken}")
+        raise PipelineError("InstanceFailed", "; ".join(broken))
+    statuses = [i.status for i in instances]
     pending = [s for s in statuses if s != "available"]
     if pending:
         turn.wait(backoff, f"{len(pending)}/{len(statuses)} instances not yet available")

@@ -1,11 +1,21 @@
-"""delete-rds: delete the previous target (instances, then cluster) if and only if this pipeline owns it."""
+"""delete-rds: delete the previous target (instances, then cluster) if and only if this pipeline owns it.
+
+A busy target (backing-up, maintenance, modifying...) is waited for without spending retry attempts; a stopped one
+is started first, because AWS refuses to delete the instances of a stopped cluster: "You must start the cluster
+before performing any such administrative actions" (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/
+aurora-cluster-stop-start.html). A target in a failed state (e.g. its key is gone) is deleted all the same: it is
+being replaced. Before anything is deleted, the target's Extended Support, storage type and log exports are read
+onto the run (`previous_target_settings`): the restore does not carry them over by itself (shared/cluster_settings.py).
+"""
 
 from __future__ import annotations
 
+from shared.cluster_settings import ClusterSettings, of_cluster
 from shared.config import AppConfig, PipelineConfig
 from shared.errors import PipelineError, SafetyViolation
 from shared.naming import TAG_PIPELINE, TAG_RUN
 from shared.ports import ClusterView, InstanceView, RdsGateway
+from shared.rds_states import Condition, condition
 from shared.steps.turn import StepTurn
 from shared.transitions import DetailType
 
@@ -73,8 +83,27 @@ def act(turn: StepTurn) -> None:
         turn.emit(DetailType.TARGET_DELETED)
         return
     guard(turn.deps.config, pipeline, cluster)
+    captured = run.previous_target_settings or settings_of(cluster)
     if cluster.status == "deleting":
-        turn.wait(backoff, f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171")
+        turn.wait(
+            backoff,
+            f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171",
+            previous_target_settings=captured,
+        )
+        return
+    state = condition(cluster.status)
+    if state is Condition.STOPPED:
+        rds.start_cluster(cluster.identifier)  # guarded above: only a target this pipeline owns is ever started
+        turn.wait(
+            backoff,
+            f"target {cluster.identifier} was stopped; StartDBCluster requested (a stopped cluster's "
+            "instances cannot be deleted); deleting once it is available",
+            previous_target_settings=captured,
+        )
+        return
+    if state is Condition.BUSY:
+        busy = f"target {cluster.identifier} is busy ({cluster.status}); waiting, no attempt spent"
+        turn.wait(backoff, busy, previous_target_settings=captured)
         return
     remaining = _delete_members(rds, pipeline, cluster)
     try:
@@ -82,6 +111,16 @@ def act(turn: StepTurn) -> None:
     except PipelineError as exc:
         if exc.code != "InvalidDBClusterStateFault":
             raise
-        turn.wait(backoff, f"instances deleting ({len(remaining)} left); cluster delete next")
+        turn.wait(
+            backoff,
+            f"instances deleting ({len(remaining)} left); cluster delete next",
+            previous_target_settings=captured,
+        )
         return
-    turn.wait(0, f"deletion of {cluster.identifier} requested; waiting for RDS-EVENT-0171")
+    turn.wait(
+        0, f"deletion of {cluster.identifier} requested; waiting for RDS-EVENT-0171", previous_target_settings=captured
+    )
+
+
+def settings_of(cluster: ClusterView) -> ClusterSettings:
+    return of_cluster(cluster.engine_lifecycle_support, cluster.storage_type, cluster.cloudwatch_logs_exports)

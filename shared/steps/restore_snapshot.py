@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from shared.cluster_settings import resolve
 from shared.errors import PipelineError, cluster_already_exists
 from shared.model import RunStatus
 from shared.naming import TAG_RUN, instance_id, ownership_tags
-from shared.ports import ClusterView, InstanceRequest, RestoreRequest
+from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest
 from shared.steps.turn import StepTurn
 
 
 def request_restore(turn: StepTurn) -> ClusterView:
+    """Restore the target with the settings a restore would otherwise drop (configured, else the previous
+    target's, see shared/cluster_settings.py)."""
     run, pipeline = turn.run, turn.pipeline
     rds = turn.deps.rds_for(run.target_region)
     copy = rds.find_cluster_snapshot(run.copy_snapshot_id)
@@ -24,6 +27,7 @@ def request_restore(turn: StepTurn) -> ClusterView:
         security_group_ids=pipeline.security_group_ids,
         db_cluster_parameter_group=pipeline.db_cluster_parameter_group,
         kms_key_id=pipeline.kms_key_id,
+        settings=resolve(pipeline.restore_settings, run.previous_target_settings)[0],
         tags={**pipeline.tags, **ownership_tags(pipeline.name, run.run_id)},
     )
     try:
@@ -35,11 +39,11 @@ def request_restore(turn: StepTurn) -> ClusterView:
         return existing
 
 
-def ensure_instances(turn: StepTurn, engine: str) -> list[str]:
-    """Create missing instances; return the statuses of all configured instances."""
+def ensure_instances(turn: StepTurn, engine: str) -> list[InstanceView]:
+    """Create missing instances; return all configured instances as they are now."""
     run, pipeline = turn.run, turn.pipeline
     rds = turn.deps.rds_for(run.target_region)
-    statuses = []
+    instances = []
     for index in range(1, pipeline.instances.count + 1):
         name = instance_id(run.target_cluster_id, index)
         instance = rds.find_instance(name)
@@ -54,8 +58,8 @@ def ensure_instances(turn: StepTurn, engine: str) -> list[str]:
                     tags={**pipeline.tags, **ownership_tags(pipeline.name, run.run_id)},
                 )
             )
-        statuses.append(instance.status)
-    return statuses
+        instances.append(instance)
+    return instances
 
 
 def act(turn: StepTurn) -> None:
@@ -72,4 +76,8 @@ def act(turn: StepTurn) -> None:
         if not exc.transient:
             raise
         deps.log.info("instances deferred to check-restore-status", extra={"code": exc.code})
-    turn.transition(RunStatus.RESTORING, f"restore of {run.target_cluster_id} from {run.copy_snapshot_id} requested")
+    settings = resolve(pipeline.restore_settings, run.previous_target_settings)[1]
+    turn.transition(
+        RunStatus.RESTORING,
+        f"restore of {run.target_cluster_id} from {run.copy_snapshot_id} requested; {settings}",
+    )

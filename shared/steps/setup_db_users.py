@@ -13,6 +13,7 @@ from shared.config import DatabaseConfig
 from shared.errors import PipelineError
 from shared.model import RunStatus
 from shared.ports import ClusterView, SecretsGateway, SqlSession
+from shared.rds_states import failure_cause, is_failed
 from shared.sql.statements import Flavor, Statement, role_statements, user_statements
 from shared.steps.turn import StepTurn
 
@@ -72,7 +73,9 @@ def act(turn: StepTurn) -> None:
     cluster = deps.rds_for(run.target_region).find_cluster(run.target_cluster_id)
     if cluster is None or not cluster.endpoint:
         raise PipelineError("ClusterNotReachable", f"cluster {run.target_cluster_id} has no endpoint", transient=True)
-    if cluster.status != "available":
+    if is_failed(cluster.status):  # e.g. its KMS key became inaccessible: no wait for the deadline
+        raise PipelineError("ClusterFailed", failure_cause("cluster", cluster.identifier, cluster.status))
+    if cluster.status != "available":  # busy (e.g. resetting-master-credentials): wait, no attempt spent
         turn.wait(0, f"cluster {cluster.status}")
         return
     vault = deps.secrets_for(run.target_region)

@@ -1,5 +1,7 @@
 """sns-notification: one summary per finished run, with per-step timings and, on failure, the root cause.
 
+Before publishing a failure, the clean-up of the state the run failed in runs (`shared/steps/on_failure.py`: e.g.
+an in-flight copy is cancelled to free its slot); what it did is in the audit trail and the message.
 A claim on the run (conditional write) keeps concurrent deliveries from both publishing; a claim older than
 CLAIM_TTL is considered abandoned (crash between claim and publish) and the check's retry takes it over.
 A failed publish releases the claim and retries with backoff, within NOTIFY_ATTEMPTS: a topic that refuses for
@@ -13,6 +15,7 @@ from datetime import timedelta
 from shared import report
 from shared.errors import PipelineError
 from shared.model import Run, RunStatus
+from shared.steps.on_failure import clean_up
 from shared.steps.turn import StepTurn
 
 CLAIM_TTL = timedelta(minutes=5)
@@ -32,9 +35,11 @@ def act(turn: StepTurn) -> None:
     if claimed is None:
         turn.ignore("lost the notification claim to a concurrent delivery")
         return
+    cleaned = clean_up(turn.moved(claimed))
+    message = report.summary(claimed) + "".join(f"\nClean-up: {line}" for line in cleaned)
     turn.deps.notifier.notify(
         report.subject(claimed),
-        report.summary(claimed),
+        message,
         {"pipeline": claimed.pipeline, "status": claimed.status.value, "run_id": claimed.run_id},
     )
     turn.deps.metric("RunsSucceeded" if claimed.status is RunStatus.SUCCEEDED else "RunsFailed", 1)

@@ -2,8 +2,12 @@
 
 `StepTurn(deps, run, step, trigger)` carries what every call needs (the pipeline and its policy for the run's
 state are looked up once) and names the lifecycle: `transition` to the next state, `wait` to look again later,
-`retry_or_fail` on an error, `fail`, `ignore`, `note` a fact, `claim` the run for exclusive work, `emit` an event.
+`retry_or_fail` on an error (a `ResourceBusy` error goes to `wait_while_busy`: busy is not broken), `fail`,
+`ignore`, `note` a fact, `remark` on a finished run, `claim` the run for exclusive work, `emit` an event.
 Every write is conditional on the run's (status, version), so a duplicate or stale delivery changes nothing.
+
+Two budgets bound a state: `attempts` (errors, `max_attempts` of the state's policy) and the deadline (everything).
+A retry spends an attempt; a wait, busy or not, spends none and only the deadline stops it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from shared.config import PipelineConfig, StepPolicy
-from shared.errors import PipelineError, StaleRunError
+from shared.errors import PipelineError, ResourceBusy, StaleRunError
 from shared.events import OutgoingEvent, PipelineDetail, RunCheckDueDetail, RunFinishedDetail
 from shared.model import AuditKind, AuditRecord, Run, RunError, RunStatus, StepTiming
 from shared.naming import lock_key_for
@@ -111,8 +115,9 @@ class StepTurn:
             self.moved(stored).emit(event, message)
         return stored
 
-    def wait(self, delay_seconds: float, message: str, **changes: Any) -> Run | None:
-        """Nothing to do yet: look again after `delay_seconds` (bounded by the state's policy and deadline)."""
+    def wait(self, delay_seconds: float, message: str, *, code: str | None = None, **changes: Any) -> Run | None:
+        """Nothing to do yet: look again after `delay_seconds` (bounded by the state's policy and deadline).
+        `code` tags the audit line with the AWS error code that made the step wait, if any."""
         now = self.now()
         if now >= self.run.deadline_at:
             return self.fail(self.deadline_exceeded())
@@ -120,10 +125,25 @@ class StepTurn:
         delay = min(max(delay_seconds, policy.min_poll_seconds), policy.max_poll_seconds)
         next_at = min(now + timedelta(seconds=delay), self.run.deadline_at)
         updates = {"next_check_at": next_at, "updated_at": now, "checks": self.run.checks + 1, **changes}
-        return self._write(updates, self._audit("decision", f"{message}; next look in {int(delay)}s"), None)
+        record = self._audit("decision", f"{message}; next look in {int(delay)}s", code=code)
+        return self._write(updates, record, None)
+
+    def wait_while_busy(self, error: ResourceBusy) -> Run | None:
+        """AWS is busy with the resource (a backup, maintenance, every copy slot taken): waiting is not failing.
+        No attempt is spent; look again with backoff (`backoff_base_seconds` doubling per look, within the poll
+        bounds) until the state's deadline, whose failure then names this as the last error."""
+        run, now = self.run, self.now()
+        delay = self.policy.backoff_base_seconds * 2 ** min(run.checks, 6)
+        last = RunError(
+            step=self.step, status=run.status, code=error.code, message=error.message, transient=True, at=now
+        )
+        return self.wait(delay, f"busy, waiting (no attempt spent): {error.message}", code=error.code, last_error=last)
 
     def retry_or_fail(self, error: PipelineError) -> Run | None:
-        """Transient errors retry with exponential backoff within the state's budget; others fail the run now."""
+        """The default error policy. A busy resource waits (`wait_while_busy`); other transient errors retry with
+        exponential backoff within the state's attempts and deadline; the rest fail the run now."""
+        if isinstance(error, ResourceBusy):
+            return self.wait_while_busy(error)
         run, now, policy = self.run, self.now(), self.policy
         attempts = run.attempts + 1
         if error.transient and attempts < policy.max_attempts and now < run.deadline_at:
@@ -167,6 +187,10 @@ class StepTurn:
         """This delivery changes nothing (duplicate, stale, early): audited so the trail explains it."""
         self.deps.log.info("ignored", extra={"run_id": self.run.run_id, "step": self.step, "reason": reason})
         self.deps.store.audit(self._audit("ignored", reason))
+
+    def remark(self, kind: AuditKind, message: str, code: str | None = None) -> None:
+        """An audit line only, the run untouched (e.g. what the notification step cleaned up on a failed run)."""
+        self.deps.store.audit(self._audit(kind, message, code=code))
 
     def note(self, kind: AuditKind, message: str, **changes: Any) -> Run | None:
         """Record a fact on the run (a rotation, a retry of the notification). Re-applied on top of a

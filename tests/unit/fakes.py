@@ -30,7 +30,7 @@ from shared.errors import PipelineError, RunExistsError, StaleRunError, TargetBu
 from shared.events import DETAIL_MODELS, OutgoingEvent
 from shared.model import AuditRecord, Run, RunStatus, StepTiming
 from shared.naming import MANAGED_BY, TAG_MANAGED_BY, TAG_PIPELINE, lock_key_for
-from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest, SnapshotView
+from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest, SnapshotQuota, SnapshotView
 from shared.steps.context import Deps
 
 ACCOUNT = "123456789012"
@@ -295,10 +295,12 @@ RDS_OPERATIONS = {
     "list_manual_snapshots": "DescribeDBClusterSnapshots",
     "copy_snapshot": "CopyDBClusterSnapshot",
     "delete_snapshot": "DeleteDBClusterSnapshot",
+    "manual_snapshot_quota": "DescribeAccountAttributes",
     "find_cluster": "DescribeDBClusters",
     "find_instance": "DescribeDBInstances",
     "delete_instance": "DeleteDBInstance",
     "delete_cluster": "DeleteDBCluster",
+    "start_cluster": "StartDBCluster",
     "restore_cluster": "RestoreDBClusterFromSnapshot",
     "create_instance": "CreateDBInstance",
     "set_master_password": "ModifyDBCluster",
@@ -340,6 +342,8 @@ class FakeRds:
         self.snapshots: dict[str, SnapshotView] = {}
         self.calls: list[Call] = []
         self.failures = Failures()
+        self.manual_snapshot_max = 100  # the ManualClusterSnapshots quota (AWS default 100 per region)
+        self.copy_slots: int | None = None  # None: unlimited; else at most this many cross-region copies in flight
 
     # Failure injection --------------------------------------------------------------------------------------------
     def fail(
@@ -512,6 +516,15 @@ class FakeRds:
             raise aws_error("DBClusterSnapshotNotFoundFault", "CopyDBClusterSnapshot")
         if target_id.lower() in self.snapshots:
             raise aws_error("DBClusterSnapshotAlreadyExistsFault", "CopyDBClusterSnapshot")
+        if self._manual_count() >= self.manual_snapshot_max:
+            raise aws_error(
+                "SnapshotQuotaExceeded", "CopyDBClusterSnapshot", "Cannot create more than 100 manual snapshots"
+            )
+        in_flight = [s for s in self.snapshots.values() if s.snapshot_type == "manual" and s.status == "copying"]
+        if home is not self and self.copy_slots is not None and len(in_flight) >= self.copy_slots:
+            raise aws_error(
+                "SnapshotQuotaExceeded", "CopyDBClusterSnapshot", "Cannot copy more than 5 snapshots across regions"
+            )
         copy = source.model_copy(
             update={
                 "identifier": target_id,
@@ -530,6 +543,13 @@ class FakeRds:
     def delete_snapshot(self, identifier: str) -> None:
         self._call("delete_snapshot", identifier=identifier)
         self.snapshots.pop(identifier.lower(), None)
+
+    def _manual_count(self) -> int:
+        return sum(1 for s in self.snapshots.values() if s.snapshot_type == "manual")
+
+    def manual_snapshot_quota(self) -> SnapshotQuota | None:
+        self._call("manual_snapshot_quota")
+        return SnapshotQuota(used=self._manual_count(), max=self.manual_snapshot_max)
 
     # The port: clusters and instances -----------------------------------------------------------------------------
     def find_cluster(self, cluster_id: str) -> ClusterView | None:
@@ -565,13 +585,35 @@ class FakeRds:
             )
         self._set_cluster(cluster_id, status="deleting")
 
+    def start_cluster(self, cluster_id: str) -> None:
+        """As AWS: only a stopped cluster starts (InvalidDBClusterStateFault otherwise); it is `starting` until
+        `set_status(cluster_id, "available")`."""
+        self._call("start_cluster", cluster_id=cluster_id)
+        cluster = self.clusters.get(cluster_id.lower())
+        if cluster is None:
+            raise aws_error("DBClusterNotFoundFault", "StartDBCluster")
+        if cluster.status != "stopped":
+            raise aws_error(
+                "InvalidDBClusterStateFault", "StartDBCluster", f"DbCluster {cluster_id} is {cluster.status}"
+            )
+        self._set_cluster(cluster_id, status="starting")
+
     def restore_cluster(self, request: RestoreRequest) -> ClusterView:
         self._call("restore_cluster", request=request)
         if request.cluster_id.lower() in self.clusters:
             raise aws_error("DBClusterAlreadyExistsFault", "RestoreDBClusterFromSnapshot")
         if request.snapshot_id.lower() not in self.snapshots:
             raise aws_error("DBClusterSnapshotNotFoundFault", "RestoreDBClusterFromSnapshot")
-        return self.add_cluster(request.cluster_id, status="creating", tags=request.tags, engine=request.engine)
+        cluster = self.add_cluster(request.cluster_id, status="creating", tags=request.tags, engine=request.engine)
+        settings = request.settings
+        self._set_cluster(
+            request.cluster_id,
+            # what RDS applies when a setting is not passed (RestoreDBClusterFromSnapshot defaults)
+            engine_lifecycle_support=settings.engine_lifecycle_support or "open-source-rds-extended-support",
+            storage_type=settings.storage_type or "aurora",
+            cloudwatch_logs_exports=list(settings.cloudwatch_logs_exports or []),
+        )
+        return self.clusters[cluster.identifier.lower()]
 
     def create_instance(self, request: InstanceRequest) -> InstanceView:
         self._call("create_instance", request=request)

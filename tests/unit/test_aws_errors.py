@@ -6,6 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from shared.aws.errors import translate
+from shared.errors import ResourceBusy
 
 
 def client_error(code: str, message: str = "boom", status: int = 400) -> ClientError:
@@ -47,9 +48,27 @@ def test_permanent_errors_say_what_to_do(code: str, words: str) -> None:
     assert words in error.message and code in error.message
 
 
-def test_copy_concurrency_limit_is_transient() -> None:
-    error = translate(
-        client_error("SnapshotQuotaExceeded", "Cannot have more than 5 concurrent copies in progress"),
-        "CopyDBClusterSnapshot",
-    )
-    assert error.transient and "concurrency" in error.message
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Cannot copy more than 5 snapshots across regions",  # reported for CopyDBSnapshot (aws-review.md #2)
+        "Cannot create more than 100 manual snapshots",
+        "injected",
+    ],
+)
+def test_snapshot_quota_is_classified_by_code_not_by_message(message: str) -> None:
+    # Given: SnapshotQuotaExceeded answers both the manual-snapshot quota and the 5 copies in flight, and the
+    # cluster wording is unverified. When: translated. Then: one classification, whatever the text; the copy step
+    # tells the two apart by reading the quota (tests/unit/test_copy_queue.py).
+    error = translate(client_error("SnapshotQuotaExceeded", message), "CopyDBClusterSnapshot")
+    assert error.code == "SnapshotQuotaExceeded" and not error.transient
+    assert "5 cross-region copies" in error.message and "manual cluster snapshot quota" in error.message
+
+
+@pytest.mark.parametrize("code", ["InvalidDBClusterStateFault", "InvalidDBInstanceState"])
+def test_busy_resource_codes_become_resource_busy(code: str) -> None:
+    # Given a refusal because the cluster or instance is busy (backing-up, maintenance...); When translated;
+    # Then a ResourceBusy: the default error policy waits for it without spending the retry budget.
+    error = translate(client_error(code, "is in backing-up state"), "DeleteDBInstance")
+    assert isinstance(error, ResourceBusy) and error.transient and error.code == code
+    assert "busy" in error.message

@@ -80,7 +80,9 @@ def test_automated_snapshot_event_opens_a_run_and_locks_the_target() -> None:
     assert (run.target_region, run.target_cluster_id) == ("us-west-2", "staging-aurora")
     assert run.copy_snapshot_id == copy_snapshot_id("nightly", run.run_id)
     assert run.run_id.startswith("20261125t0310-"), "named after the snapshot's time"
-    assert run.deadline_at == T0 + timedelta(minutes=30) and run.next_check_at == T0 + FIRST_LOOK_FLOOR
+    requested = make_config().pipelines[0].policy(RunStatus.REQUESTED)  # 4 h: queueing for a copy slot included
+    assert run.deadline_at == T0 + timedelta(minutes=requested.deadline_minutes)
+    assert run.next_check_at == T0 + FIRST_LOOK_FLOOR
     assert fakes.store.lock_holder(LOCK) == run.run_id
     assert fakes.bus.detail_types() == ["RunRequested"]
     assert fakes.store.kinds(run.run_id) == ["transition"]

@@ -1,0 +1,46 @@
+"""What a failed run must not leave behind, per state it failed in; each clean-up is owned by that state's step.
+
+Every failure path (a step's error, `retry_or_fail` giving up, the orchestrator check's deadline) ends in
+`StepTurn.fail`, which is generic and knows no AWS resource. The notification step acts exactly once on every
+finished run (its claim), whatever failed it, so it calls `clean_up` before publishing: the clean-up runs within
+seconds of the failure (RunFailed) or at the check's next look, and its outcome is in the audit trail and the
+notification. A clean-up that cannot finish is recorded and reported, never blocks the notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shared.errors import PipelineError
+from shared.model import RunStatus
+from shared.steps import copy_snapshot
+from shared.steps.turn import StepTurn
+
+Cleanup = Callable[[StepTurn], str | None]  # returns what it did, or None when there was nothing to do
+
+CLEANUPS: dict[RunStatus, Cleanup] = {
+    # An in-flight copy holds one of the 5 cross-region copy slots of its region until it finishes: cancel it.
+    # REQUESTED too: a copy requested just before a crash exists before the run records COPYING.
+    RunStatus.REQUESTED: copy_snapshot.cancel_copy,
+    RunStatus.COPYING: copy_snapshot.cancel_copy,
+}
+
+
+def clean_up(turn: StepTurn) -> list[str]:
+    """Run the clean-up of the state the run failed in; audit and return what happened (for the notification)."""
+    run = turn.run
+    if run.status is not RunStatus.FAILED or run.failure is None:
+        return []
+    action = CLEANUPS.get(run.failure.status)
+    if action is None:
+        return []
+    try:
+        done = action(turn)
+    except PipelineError as exc:
+        message = f"clean-up after the failure did not finish, do it by hand: {exc.message}"
+        turn.remark("error", message, code=exc.code)
+        return [message]
+    if done is None:
+        return []
+    turn.remark("decision", f"clean-up after the failure: {done}")
+    return [done]
