@@ -58,6 +58,7 @@ def _cluster(raw: Any) -> ClusterView:
         port=raw.get("Port"),
         master_username=raw.get("MasterUsername"),
         tags=_tags(raw.get("TagList")),
+        preferred_backup_window=raw.get("PreferredBackupWindow"),
     )
 
 
