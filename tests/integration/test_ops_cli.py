@@ -53,3 +53,9 @@ def test_rerun_publishes_a_valid_restore_requested(world: Any) -> None:
     [message] = sqs.receive_message(QueueUrl=queue)["Messages"]
     detail = json.loads(message["Body"])["detail"]
     assert detail["pipeline"] == "nightly" and detail["snapshot_identifier"].startswith("rds:prod-aurora")
+    assert detail["allow_older"] is False
+
+
+def test_rerun_may_roll_back_only_a_pinned_snapshot(world: Any) -> None:
+    code, text = run_cli("rerun", "--pipeline", "nightly", "--allow-older")
+    assert code == 2 and "--allow-older needs --snapshot" in text
