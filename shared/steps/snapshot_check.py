@@ -3,8 +3,8 @@
 A snapshot is accepted only when the ARN that names it (the RDS event's SourceArn, or a pinned ARN) is in the
 configured source's region and account: the snapshot is described in this account, so an ARN of another account
 would otherwise open a run on this account's snapshot of the same name. Opening itself (validation, no rollback of
-the target, deferral while the target is busy) is shared with the orchestrator check's trigger watch:
-shared.steps.opening.
+the target: shared.steps.opening) and a busy target (shared.steps.deferral) are shared with the orchestrator
+check's trigger watch.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from shared.naming import TAG_PIPELINE
 from shared.outcome import Outcome
 from shared.ports import SnapshotView
 from shared.steps.context import Deps
-from shared.steps.opening import STEP, Busy, Opened, Opening, answer_busy, open_run, record
+from shared.steps.deferral import answer_busy
+from shared.steps.opening import STEP, Busy, Opened, Opening, open_run, record
 
 AUTOMATED_CREATED = "RDS-EVENT-0169"
 MANUAL_CREATED = "RDS-EVENT-0075"

@@ -33,7 +33,8 @@ from shared.expected_trigger import Window, night_after, night_from, parse_windo
 from shared.model import DeferredTrigger, PipelineWatch
 from shared.naming import lock_key_for
 from shared.steps.context import Deps
-from shared.steps.opening import Busy, Duplicate, Opened, Opening, answer_busy, offer, open_run, record
+from shared.steps.deferral import answer_busy, offer
+from shared.steps.opening import Busy, Duplicate, Opened, Opening, open_run, record
 from shared.transitions import Step
 
 STEP = Step.ORCHESTRATOR_CHECK.value
