@@ -188,7 +188,10 @@ def _examine(
     elif isinstance(result, Busy):
         kept: dict[str, Any] = {}
 
-        def keep(trigger: DeferredTrigger) -> tuple[bool, str]:  # written with the watch's own update
+        # Written with the watch's own update: a separate write would make that one stale. If that update loses to
+        # a concurrent writer, the deferral goes with it; the writer was a twin tick (same deferral) or an RDS event
+        # deferring a snapshot at least as new as this newest automated one.
+        def keep(trigger: DeferredTrigger) -> tuple[bool, str]:
             accepted, words = offer(watch.deferred, trigger)
             if accepted:
                 kept["deferred"] = trigger
