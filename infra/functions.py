@@ -72,6 +72,8 @@ VpcConfig:
     ),
     FunctionInfra(
         Step.ORCHESTRATOR_CHECK,
-        "Scheduled sweeper: re-drives due and stalled runs (RunCheckDue events).",
+        "Scheduled sweeper: re-drives due runs; opens deferred and fallback runs (trigger watch).",
+        # The trigger watch describes the source (backup window, newest snapshot) and tells of refused fallbacks.
+        ("FindSourceSnapshotsPolicy", "NotifyPolicy"),
     ),
 )

@@ -115,6 +115,7 @@ class LocalRuntime:
         self.on_failure: list[Delivery] = []
         self.rds_calls: list[tuple[datetime, str, str]] = []  # (time, region, operation)
         self.metrics: list[tuple[str, float]] = []
+        self.pipeline_metrics: list[tuple[str, str, float]] = []  # (name, pipeline, value)
         self._queue = EventQueue()
         self._template = template or load_template()
         self._specs = functions(self._template)
@@ -128,6 +129,7 @@ class LocalRuntime:
             clock=self.clock,
             sql_for=self.endpoints.sql_for,
             metric=lambda name, value: self.metrics.append((name, value)),
+            pipeline_metric=lambda name, pipeline, value: self.pipeline_metrics.append((name, pipeline, value)),
         )
         self.deps.store = CrashingStore(self.deps.store, self.write_faults)
         if not idempotency:

@@ -228,9 +228,15 @@ class World:
 
     # Triggers and observations --------------------------------------------------------------------------------------
     def nightly_snapshot(
-        self, runtime: LocalRuntime, pipeline_name: str | None = None, at: datetime | None = None
+        self,
+        runtime: LocalRuntime,
+        pipeline_name: str | None = None,
+        at: datetime | None = None,
+        *,
+        deliver: bool = True,
     ) -> str:
-        """Production's automated backup finishes: moto gets the snapshot, the runtime the RDS-EVENT-0169."""
+        """Production's automated backup finishes: moto gets the snapshot, the runtime the RDS-EVENT-0169 (unless
+        `deliver` is False: the event is lost; `snapshot_event` rebuilds it, e.g. to replay it later)."""
         pipeline = self.config.pipeline(pipeline_name) if pipeline_name else self.config.pipelines[0]
         assert pipeline is not None
         moment = at or runtime.clock.now()
@@ -239,15 +245,25 @@ class World:
         backend.cluster_snapshots.pop(snapshot_id, None)  # moto's own wall-clock backup may share the name
         snapshot = backend.create_auto_cluster_snapshot(pipeline.source_cluster_id, snapshot_id)
         snapshot.created = moment.replace(tzinfo=None)  # moto stamps wall-clock time; AWS stamps the backup time
-        arn = f"arn:aws:rds:{pipeline.source_region}:{self.account}:cluster-snapshot:{snapshot_id}"
-        envelope = {
+        if deliver:
+            envelope = self.snapshot_event(pipeline.source_region, snapshot_id, moment)
+            runtime.publish("default", envelope, runtime.durations.rds_event_latency)
+        return snapshot_id
+
+    def snapshot_event(
+        self, region: str, snapshot_id: str, moment: datetime, account: str | None = None
+    ) -> dict[str, Any]:
+        """The RDS-EVENT-0169 envelope of an automated cluster snapshot (of `account`, default the world's)."""
+        account = account or self.account
+        arn = f"arn:aws:rds:{region}:{account}:cluster-snapshot:{snapshot_id}"
+        return {
             "version": "0",
             "id": f"snap-{snapshot_id}",
             "detail-type": "RDS DB Cluster Snapshot Event",
             "source": "aws.rds",
-            "account": self.account,
+            "account": account,
             "time": iso(moment),
-            "region": pipeline.source_region,
+            "region": region,
             "resources": [arn],
             "detail": {
                 "EventCategories": ["backup"],
@@ -259,8 +275,6 @@ class World:
                 "EventID": "RDS-EVENT-0169",
             },
         }
-        runtime.publish("default", envelope, runtime.durations.rds_event_latency)
-        return snapshot_id
 
     def notifications(self) -> list[str]:
         sqs = self.client("sqs")

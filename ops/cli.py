@@ -3,7 +3,7 @@
     python -m ops status [--pipeline nightly]      recent runs, newest first
     python -m ops show RUN_ID                       one run: summary and its audit trail (timeline)
     python -m ops stalled [--overdue-minutes 10]    active runs whose next check is overdue or deadline near
-    python -m ops rerun --pipeline nightly [--snapshot rds:prod-...] [--reason ...]
+    python -m ops rerun --pipeline nightly [--snapshot rds:prod-... [--allow-older]] [--reason ...]
 
 Tables and bus are read from the stack's outputs (--stack, default `aurora-restore`, the samconfig default; the
 prod stack is `aurora-restore-prod`): their names carry the environment and the stack id. Override them with
@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     rerun = commands.add_parser("rerun", help="publish RestoreRequested")
     rerun.add_argument("--pipeline", required=True)
     rerun.add_argument("--snapshot", help="snapshot id or ARN to pin; default: the newest automated one")
+    rerun.add_argument(
+        "--allow-older",
+        action="store_true",
+        help="with --snapshot: restore it even if it is older than the snapshot the target holds (a rollback)",
+    )
     rerun.add_argument("--reason")
     return parser
 
@@ -139,9 +144,13 @@ def cmd_stalled(args: argparse.Namespace, out: TextIO, now: datetime | None = No
 
 
 def cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
+    if args.allow_older and not args.snapshot:
+        out.write("--allow-older needs --snapshot: only a pinned snapshot may roll the target back\n")
+        return 2
     detail = RestoreRequestedDetail(
         pipeline=args.pipeline,
         snapshot_identifier=args.snapshot,
+        allow_older=args.allow_older,
         request_id=f"ops-{uuid.uuid4().hex[:12]}",
         requested_by=os.environ.get("USER", "operator"),
         reason=args.reason,

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from shared.cluster_settings import ClusterSettings
 from shared.errors import ConfigError
+from shared.expected_trigger import parse_window
 from shared.model import RunStatus
 from shared.sql_identifiers import validate_account_host, validate_grant, validate_name
 
@@ -153,6 +154,33 @@ class InstanceConfig(Strict):
     db_parameter_group: str | None = None
 
 
+# ---- Triggers (shared.steps.trigger_watch): when the nightly RDS-EVENT-0169 is due, and what if it never comes -------
+class TriggerWatchConfig(Strict):
+    """RDS emits events on a best effort basis, so the night's snapshot event may never come. The watch expects it
+    from the start of the source cluster's backup window; when the window's end plus `grace_minutes` passes with no
+    run opened, it starts one from the newest automated snapshot (`fallback`), or only tells the operator."""
+
+    fallback: bool = True
+    expected_start: str | None = Field(
+        default=None,
+        description="`hh24:mi` or `hh24:mi-hh24:mi`, UTC (the PreferredBackupWindow format); default: the source "
+        "cluster's PreferredBackupWindow, described once a night",
+    )
+    grace_minutes: int = Field(default=120, ge=10, le=20 * 60)
+
+    @field_validator("expected_start")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_window(value)
+            except ConfigError:
+                raise ValueError(
+                    f"expected_start must be 'hh24:mi' or 'hh24:mi-hh24:mi' (UTC), not {value!r}"
+                ) from None
+        return value
+
+
 class PipelineConfig(Strict):
     name: str
     source_cluster_id: RdsIdentifier
@@ -173,6 +201,7 @@ class PipelineConfig(Strict):
     instances: InstanceConfig = Field(default_factory=InstanceConfig)
     tags: dict[str, str] = Field(default_factory=dict)
     trigger_on_manual_snapshots: bool = False
+    trigger_watch: TriggerWatchConfig = Field(default_factory=TriggerWatchConfig)
     database: DatabaseConfig  # required: it names the master secret, per environment
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     policies: dict[RunStatus, StepPolicy] = Field(default_factory=dict)

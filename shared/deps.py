@@ -81,6 +81,7 @@ def build_deps(
     logger: Any = None,
     metric: Any = None,
     config: AppConfig | None = None,
+    pipeline_metric: Any = None,
 ) -> Deps:
     clients = clients or ClientFactory()
     config = config or ConfigSource(settings, clients).load()
@@ -102,6 +103,8 @@ def build_deps(
         deps.log = logger
     if metric is not None:
         deps.metric = metric
+    if pipeline_metric is not None:
+        deps.pipeline_metric = pipeline_metric
     return deps
 
 
@@ -111,7 +114,12 @@ def _container() -> tuple[ConfigSource, Deps]:
     clients = ClientFactory()
     source = ConfigSource(settings, clients)
     return source, build_deps(
-        settings, clients, logger=observability.logger, metric=observability.count, config=source.load()
+        settings,
+        clients,
+        logger=observability.logger,
+        metric=observability.count,
+        config=source.load(),
+        pipeline_metric=observability.count_for_pipeline,
     )
 
 

@@ -51,6 +51,14 @@ class StaleRunError(Exception):
         self.current_version = current_version
 
 
+class StaleWatchError(Exception):
+    """A conditional write of a pipeline's watch item lost: another writer changed (or created) it first."""
+
+    def __init__(self, pipeline: str) -> None:
+        super().__init__(f"the watch of pipeline {pipeline} changed meanwhile")
+        self.pipeline = pipeline
+
+
 class TargetBusyError(Exception):
     """Another run already holds the target cluster's lock."""
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.model import RunStatus
 from shared.transitions import DetailType
@@ -68,17 +68,26 @@ class RunFinishedDetail(PipelineDetail):
 
 
 class RestoreRequestedDetail(BaseModel):
-    """An operator's rerun. `snapshot_identifier` pins a snapshot (id or ARN); otherwise the newest is used."""
+    """An operator's rerun. `snapshot_identifier` pins a snapshot (id or ARN); otherwise the newest is used.
+    A run never rolls the target back to a snapshot older than the one it holds, unless the request pins that
+    snapshot and says `allow_older: true`."""
 
     model_config = ConfigDict(extra="forbid")
 
     version: Literal["1"] = "1"
     pipeline: ShortText
     snapshot_identifier: ShortText | None = None
+    allow_older: bool = False
     request_id: ShortText | None = None
     requested_by: ShortText | None = None
     reason: Annotated[str, StringConstraints(max_length=512)] | None = None
     correlation_id: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _older_only_when_pinned(self) -> RestoreRequestedDetail:
+        if self.allow_older and self.snapshot_identifier is None:
+            raise ValueError("allow_older needs snapshot_identifier: only a pinned snapshot may roll the target back")
+        return self
 
 
 class PipelineEvent(EventBridgeModel):

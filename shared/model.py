@@ -26,6 +26,11 @@ class RunStatus(StrEnum):
         return self in (RunStatus.SUCCEEDED, RunStatus.FAILED)
 
 
+# What opened a run: an RDS snapshot event, an operator's RestoreRequested, or the nightly watch's fallback when the
+# night's RDS-EVENT-0169 never came (shared.steps.trigger_watch).
+RunTrigger = Literal["rds-event", "restore-requested", "fallback"]
+
+
 class StepTiming(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -59,12 +64,13 @@ class Run(BaseModel):
     version: int = 0
     created_at: datetime
     updated_at: datetime
-    trigger: Literal["rds-event", "restore-requested"]
+    trigger: RunTrigger
     trigger_detail: str = ""
     correlation_id: str
     source_region: str
     source_snapshot_id: str
     source_snapshot_arn: str
+    source_snapshot_created_at: datetime | None = None  # what "older than the target" compares (shared.steps.opening)
     target_region: str
     target_cluster_id: str
     copy_snapshot_id: str
@@ -110,3 +116,33 @@ class AuditRecord(BaseModel):
     to_status: RunStatus | None = None
     trigger: str | None = None
     code: str | None = None
+
+
+# ---- Triggers: the per-pipeline watch item (shared.steps.trigger_watch, shared.steps.opening) --------------------
+class DeferredTrigger(BaseModel):
+    """A snapshot trigger that found the target busy: its snapshot is restored once the active run has ended."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: Literal["rds-event", "fallback"]
+    key: str  # the opening's trigger key (`snapshot:<arn>`), so the deferred run gets the id it would have had
+    trigger: str
+    snapshot_id: str
+    snapshot_arn: str
+    snapshot_created_at: datetime
+    blocked_by: str | None  # the run that held the target
+    deferred_at: datetime
+
+
+class PipelineWatch(BaseModel):
+    """One item per pipeline in the state table: the night whose trigger is awaited, and a deferred trigger."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    pipeline: str
+    version: int = 0
+    watching_since: datetime  # nights that started earlier are not the watch's concern (no fallback at deploy)
+    updated_at: datetime
+    night_start: datetime | None = None  # the awaited night: its trigger is expected from this time on
+    night_due: datetime | None = None  # the next look: that night's trigger is overdue from then on
+    deferred: DeferredTrigger | None = None

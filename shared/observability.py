@@ -4,15 +4,30 @@ composition root (shared.deps) and the Lambda kit never import each other."""
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE = "aurora-restore"
+NAMESPACE = "AuroraRestore"
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace="AuroraRestore", service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
 def count(name: str, value: float = 1) -> None:
     """An EMF count metric, flushed when the handler returns (Metrics.log_metrics)."""
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def count_for_pipeline(name: str, pipeline: str, value: float = 1) -> None:
+    """An EMF count with dimensions {service, pipeline}, written at once as its own record: `metrics` applies its
+    dimensions to every metric of a flush, so a per-pipeline dimension needs a metric of its own
+    (https://docs.powertools.aws.dev/lambda/python/latest/core/metrics/#single-metric)."""
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE, "pipeline": pipeline},
+    ):
+        pass

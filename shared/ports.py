@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.cluster_settings import ClusterSettings
 from shared.events import OutgoingEvent
-from shared.model import AuditRecord, Run, RunStatus
+from shared.model import AuditRecord, PipelineWatch, Run, RunStatus
 
 
 class SnapshotView(BaseModel):
@@ -55,6 +55,7 @@ class ClusterView(BaseModel):
     storage_type: str | None = None
     cloudwatch_logs_exports: list[str] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
+    preferred_backup_window: str | None = None  # `hh24:mi-hh24:mi` UTC; when the nightly snapshot is taken
 
 
 class SnapshotQuota(BaseModel):
@@ -132,6 +133,11 @@ class StateStore(Protocol):
     def audit(self, record: AuditRecord) -> None: ...
     def audit_trail(self, subject: str) -> list[AuditRecord]: ...
     def recent_runs(self, pipeline: str | None, limit: int) -> list[Run]: ...
+    # The per-pipeline watch item (shared.steps.trigger_watch). `put_watch` is conditional: `expected_version`
+    # None creates it (it must not exist), otherwise it must still be at that version; the stored version is
+    # then 0 or expected + 1. Raises StaleWatchError when the condition fails.
+    def get_watch(self, pipeline: str) -> PipelineWatch | None: ...
+    def put_watch(self, watch: PipelineWatch, expected_version: int | None) -> PipelineWatch: ...
 
 
 class EventPublisher(Protocol):

@@ -61,6 +61,7 @@ def _cluster(raw: Any) -> ClusterView:
         storage_type=raw.get("StorageType"),
         cloudwatch_logs_exports=list(raw.get("EnabledCloudwatchLogsExports") or []),
         tags=_tags(raw.get("TagList")),
+        preferred_backup_window=raw.get("PreferredBackupWindow"),
     )
 
 

@@ -5,6 +5,8 @@ State table items:
   or terminal but not yet notified), so the `active-by-status` index is sparse and the orchestrator check reads
   O(active runs).
 - `LOCK#<region>#<cluster>`: the one active run of a target cluster.
+- `PIPELINE#<name>`: the pipeline's watch (the awaited night, a deferred trigger); no `created_at` and no
+  `active_status`, so it stays out of both indexes.
 
 Every write is a transaction: the run put is conditional on the expected (status, version), the audit record is
 written in the same transaction (one audit item per transition, atomically), and a terminal transition releases
@@ -23,8 +25,8 @@ from botocore.exceptions import ClientError
 
 from shared.aws.errors import translate
 from shared.clock import epoch, iso
-from shared.errors import RunExistsError, StaleRunError, TargetBusyError
-from shared.model import AuditRecord, Run, RunStatus
+from shared.errors import RunExistsError, StaleRunError, StaleWatchError, TargetBusyError
+from shared.model import AuditRecord, PipelineWatch, Run, RunStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -59,6 +61,17 @@ def run_item(run: Run) -> dict[str, Any]:
         data["next_check_epoch"] = epoch(run.next_check_at)
     if run.status.is_terminal and run.ended_at is not None:
         data["expires_at"] = epoch(run.ended_at + RUN_RETENTION)
+    return _to_item(data)
+
+
+def watch_key(pipeline: str) -> str:
+    return f"PIPELINE#{pipeline}"
+
+
+def watch_item(watch: PipelineWatch) -> dict[str, Any]:
+    data = watch.model_dump(mode="json")
+    data["pk"] = watch_key(watch.pipeline)
+    data["kind"] = "pipeline"
     return _to_item(data)
 
 
@@ -223,6 +236,28 @@ class DynamoStateStore:
             raise translate(exc, "Query") from None
         runs = [Run.model_validate(_from_item(i)) for i in items]
         return sorted(runs, key=lambda r: r.created_at, reverse=True)[:limit]
+
+    # Pipeline watch ----------------------------------------------------------------------------------------------
+    def get_watch(self, pipeline: str) -> PipelineWatch | None:
+        item = self._get(watch_key(pipeline))
+        return PipelineWatch.model_validate(item) if item else None
+
+    def put_watch(self, watch: PipelineWatch, expected_version: int | None) -> PipelineWatch:
+        new = watch.model_copy(update={"version": 0 if expected_version is None else expected_version + 1})
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        if expected_version is not None:
+            condition = {
+                "ConditionExpression": "#ver = :ver",
+                "ExpressionAttributeNames": {"#ver": "version"},
+                "ExpressionAttributeValues": {":ver": {"N": str(expected_version)}},
+            }
+        try:
+            self._client.put_item(TableName=self._state, Item=watch_item(new), **condition)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise StaleWatchError(watch.pipeline) from None
+            raise translate(exc, "PutItem") from None
+        return new
 
     # Audit -----------------------------------------------------------------------------------------------------
     def audit(self, record: AuditRecord) -> None:

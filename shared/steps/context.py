@@ -26,6 +26,8 @@ class Deps:
     log: Any = field(default_factory=lambda: logging.getLogger("aurora_restore"))
     idempotency: Any = None  # a Powertools persistence layer, or None to rely on state-store conditions only
     metric: Callable[[str, float], None] = field(default=lambda name, value: None)
+    # A count with a `pipeline` dimension (the per-pipeline "no successful run" alarm reads RunsSucceeded by it).
+    pipeline_metric: Callable[[str, str, float], None] = field(default=lambda name, pipeline, value: None)
 
     def pipeline(self, name: str) -> PipelineConfig:
         pipeline = self.config.pipeline(name)

@@ -3,6 +3,9 @@
 It knows no step: for each due run it takes a short lease (so the next tick does not re-emit while the step
 works), then emits RunCheckDue carrying the run's state; the template's rules route that to the step owning the
 state. Runs past their state's deadline are failed here, so no run stays active beyond its deadline.
+
+Then it runs the trigger watch (shared.steps.trigger_watch): a deferred trigger is opened once its target is free,
+and a night whose RDS-EVENT-0169 never came gets its run from the newest automated snapshot.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from shared.inbound import PipelineTrigger, RdsTrigger, ScheduleTick
 from shared.model import RunStatus
 from shared.outcome import Outcome
 from shared.steps.context import Deps
+from shared.steps.trigger_watch import watch_triggers
 from shared.steps.turn import StepTurn, event_detail
 from shared.transitions import ACTIVE_STATUSES, DetailType, Step
 
@@ -31,11 +35,19 @@ class CheckSummary(BaseModel):
     failed_deadline: int = 0
     overdue: int = 0
     lost_lease: int = 0
+    # the trigger watch (after the re-drives, so a failing watch never holds them up)
+    fallback_runs: int = 0
+    deferred_opened: int = 0
+    watch_errors: int = 0
 
 
 def handle(deps: Deps, event: RdsTrigger | PipelineTrigger | ScheduleTick) -> Outcome:
     """Only the schedule invokes it, whatever payload the scheduler sends: every invocation is a tick."""
-    return Outcome(step=STEP, result="checked", detail=tick(deps).model_dump_json())
+    summary = tick(deps)
+    watched = watch_triggers(deps)
+    summary.fallback_runs, summary.deferred_opened = watched.fallback_runs, watched.deferred_opened
+    summary.watch_errors = watched.errors
+    return Outcome(step=STEP, result="checked", detail=summary.model_dump_json())
 
 
 def tick(deps: Deps) -> CheckSummary:

@@ -1,73 +1,28 @@
-"""snapshot-check: find and validate the snapshot, open the run and take the target's lock."""
+"""snapshot-check: find and validate the snapshot, open the run and take the target's lock.
+
+A snapshot is accepted only when the ARN that names it (the RDS event's SourceArn, or a pinned ARN) is in the
+configured source's region and account: the snapshot is described in this account, so an ARN of another account
+would otherwise open a run on this account's snapshot of the same name. Opening itself (validation, no rollback of
+the target: shared.steps.opening) and a busy target (shared.steps.deferral) are shared with the orchestrator
+check's trigger watch.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from shared.config import PipelineConfig
-from shared.errors import PipelineError, RunExistsError, TargetBusyError
 from shared.events import RdsEventDetail, RestoreRequestedDetail
 from shared.inbound import PipelineTrigger, RdsTrigger, Rejected, ScheduleTick
-from shared.model import AuditKind, AuditRecord, Run, RunStatus, StepTiming
-from shared.naming import TAG_PIPELINE, copy_snapshot_id, lock_key_for, run_id_for
+from shared.naming import TAG_PIPELINE
 from shared.outcome import Outcome
-from shared.outside_run import UNMATCHED, pipeline_subject, record_outside_run
 from shared.ports import SnapshotView
 from shared.steps.context import Deps
-from shared.steps.turn import StepTurn, entry_fields
-from shared.transitions import DetailType, Step
+from shared.steps.deferral import answer_busy
+from shared.steps.opening import STEP, Busy, Opened, Opening, open_run, record
 
-STEP = Step.SNAPSHOT_CHECK.value
 AUTOMATED_CREATED = "RDS-EVENT-0169"
 MANUAL_CREATED = "RDS-EVENT-0075"
-
-
-@dataclass(frozen=True)
-class Opening:
-    """What asks for a run: the trigger's kind and key (the run id derives from them), and the audit's words."""
-
-    kind: Literal["rds-event", "restore-requested"]
-    key: str
-    at: datetime
-    trigger: str
-    correlation_id: str | None = None
-    requested_by: str | None = None
-
-
-def record(
-    deps: Deps,
-    kind: AuditKind,
-    message: str,
-    *,
-    trigger: str,
-    pipeline: str | None = None,
-    code: str | None = None,
-    notify: bool = False,
-) -> None:
-    """Audit (and log, and optionally notify) a decision that does not belong to a run."""
-    record_outside_run(
-        deps.store,
-        deps.log,
-        deps.clock.now(),
-        step=STEP,
-        kind=kind,
-        message=message,
-        subject=pipeline_subject(pipeline) if pipeline else UNMATCHED,
-        trigger=trigger,
-        pipeline=pipeline,
-        code=code,
-    )
-    if notify:
-        try:
-            deps.notifier.notify(
-                f"aurora-restore [{pipeline}] run refused",
-                f"{message}\n\ntrigger: {trigger}\nNo run was started and nothing was changed.",
-                {"pipeline": pipeline or "", "status": "REFUSED"},
-            )
-        except PipelineError as exc:
-            deps.log.error("refusal notification failed", extra={"code": exc.code})
 
 
 def handle(deps: Deps, event: RdsTrigger | PipelineTrigger | ScheduleTick) -> Outcome:
@@ -81,6 +36,25 @@ def handle(deps: Deps, event: RdsTrigger | PipelineTrigger | ScheduleTick) -> Ou
     raise Rejected(f"snapshot-check does not handle {event.trigger}")
 
 
+def arn_account(arn: str) -> str:
+    parts = arn.split(":", 6)
+    return parts[4] if len(parts) == 7 else ""
+
+
+def foreign_account(named_arn: str, snapshot: SnapshotView, pipeline: PipelineConfig | None = None) -> str | None:
+    """Why a snapshot named by `named_arn` is not the configured source's, or None. The snapshot was described in
+    this account, so its own ARN names this account (DescribeDBClusterSnapshots, DBClusterSnapshotArn)."""
+    named = arn_account(named_arn)
+    expected = (pipeline.source_account_id if pipeline else None) or arn_account(snapshot.arn)
+    if named == expected:
+        return None
+    return (
+        f"{named_arn} names account {named}, but the source's snapshots are in account {expected}: refused, "
+        "nothing restored (an event or a pin from another account never opens a run on this account's snapshot "
+        "of the same name)"
+    )
+
+
 def on_rds_snapshot(deps: Deps, detail: RdsEventDetail, event_time: datetime) -> list[str]:
     """An automated (or, where enabled, manual) snapshot of a configured source cluster was created."""
     trigger = f"{detail.EventID} {detail.SourceIdentifier or detail.SourceArn}"
@@ -90,7 +64,12 @@ def on_rds_snapshot(deps: Deps, detail: RdsEventDetail, event_time: datetime) ->
     if resource_type != "cluster-snapshot":
         ignored = f"not a cluster snapshot event: {detail.SourceArn}"
     elif snapshot is None:
-        ignored = f"snapshot {snapshot_id} no longer exists in {region}"
+        ignored = f"snapshot {snapshot_id} no longer exists in {region} (of this account)"
+    elif foreign := foreign_account(detail.SourceArn, snapshot):
+        names: list[str | None] = [p.name for p in pipelines]
+        for name in names or [None]:
+            record(deps, "refused", foreign, trigger=trigger, pipeline=name, code="ForeignSnapshot", notify=bool(name))
+        return []
     elif snapshot.tags.get(TAG_PIPELINE):
         ignored = f"{snapshot_id} is a copy made by aurora-restore"
     elif not pipelines:
@@ -100,28 +79,34 @@ def on_rds_snapshot(deps: Deps, detail: RdsEventDetail, event_time: datetime) ->
     if snapshot is None or ignored:
         record(deps, "ignored", ignored, trigger=trigger)
         return []
-    opened = []
     opening = Opening("rds-event", f"snapshot:{snapshot.arn}", snapshot.created_at or event_time, trigger)
-    for pipeline in pipelines:
-        if detail.EventID == MANUAL_CREATED and not pipeline.trigger_on_manual_snapshots:
-            record(
-                deps,
-                "ignored",
-                "manual snapshots do not trigger this pipeline",
-                trigger=trigger,
-                pipeline=pipeline.name,
-            )
-            continue
-        run_id = open_run(deps, pipeline, snapshot, opening)
-        if run_id:
-            opened.append(run_id)
-    return opened
+    opened = [_open_for(deps, pipeline, detail, snapshot, opening) for pipeline in pipelines]
+    return [run_id for run_id in opened if run_id]
+
+
+def _open_for(
+    deps: Deps, pipeline: PipelineConfig, detail: RdsEventDetail, snapshot: SnapshotView, opening: Opening
+) -> str | None:
+    trigger = opening.trigger
+    if detail.EventID == MANUAL_CREATED and not pipeline.trigger_on_manual_snapshots:
+        record(
+            deps, "ignored", "manual snapshots do not trigger this pipeline", trigger=trigger, pipeline=pipeline.name
+        )
+        return None
+    foreign = foreign_account(detail.SourceArn, snapshot, pipeline)
+    if foreign:
+        record(deps, "refused", foreign, trigger=trigger, pipeline=pipeline.name, code="ForeignSnapshot", notify=True)
+        return None
+    result = open_run(deps, pipeline, snapshot, opening)
+    if isinstance(result, Busy):
+        answer_busy(deps, pipeline, snapshot, opening, result)
+    return result.run_id if isinstance(result, Opened) else None
 
 
 def on_restore_requested(
     deps: Deps, request: RestoreRequestedDetail, event_id: str, event_time: datetime
 ) -> str | None:
-    """An operator asked for a (re)run, optionally pinning a snapshot."""
+    """An operator asked for a (re)run, optionally pinning a snapshot (and, to go back in time, `allow_older`)."""
     trigger = f"RestoreRequested {request.request_id or event_id}"
     pipeline = deps.config.pipeline(request.pipeline)
     if pipeline is None:
@@ -129,9 +114,9 @@ def on_restore_requested(
         unknown = f"unknown pipeline {request.pipeline!r}; configured pipelines: {known}"
         record(deps, "rejected", unknown, trigger=trigger, pipeline=request.pipeline, code="UnknownPipeline")
         return None
-    snapshot, problem = _requested_snapshot(deps, pipeline, request.snapshot_identifier)
+    snapshot, problem, code = _requested_snapshot(deps, pipeline, request.snapshot_identifier)
     if snapshot is None:
-        record(deps, "refused", problem, trigger=trigger, pipeline=pipeline.name, code="SnapshotNotUsable", notify=True)
+        record(deps, "refused", problem, trigger=trigger, pipeline=pipeline.name, code=code, notify=True)
         return None
     opening = Opening(
         "restore-requested",
@@ -140,99 +125,43 @@ def on_restore_requested(
         trigger,
         correlation_id=request.correlation_id,
         requested_by=request.requested_by,
+        why=f"allow_older: the operator may roll the target back to {snapshot.identifier}"
+        if request.allow_older
+        else "",
+        allow_older=request.allow_older,
     )
-    return open_run(deps, pipeline, snapshot, opening)
+    result = open_run(deps, pipeline, snapshot, opening)
+    if isinstance(result, Busy):
+        answer_busy(deps, pipeline, snapshot, opening, result)
+    return result.run_id if isinstance(result, Opened) else None
 
 
 def _requested_snapshot(
     deps: Deps, pipeline: PipelineConfig, identifier: str | None
-) -> tuple[SnapshotView | None, str]:
+) -> tuple[SnapshotView | None, str, str]:
+    """The snapshot a request asks for, or None, why not and the refusal's code."""
     source = deps.rds_for(pipeline.source_region)
     if identifier is None:
         newest = source.newest_automated_snapshot(pipeline.source_cluster_id)
         if newest is None:
-            return None, f"no available automated snapshot of {pipeline.source_cluster_id} in {pipeline.source_region}"
-        return newest, ""
+            missing = f"no available automated snapshot of {pipeline.source_cluster_id} in {pipeline.source_region}"
+            return None, missing, "SnapshotNotUsable"
+        return newest, "", ""
     snapshot_id = identifier
     if identifier.startswith("arn:"):
         parts = identifier.split(":", 6)
         if len(parts) != 7 or parts[5] != "cluster-snapshot":
-            return None, f"{identifier!r} is not a DB cluster snapshot ARN"
+            return None, f"{identifier!r} is not a DB cluster snapshot ARN", "SnapshotNotUsable"
         if parts[3] != pipeline.source_region:
-            return None, f"snapshot {identifier} is not in the source region {pipeline.source_region}"
+            return (
+                None,
+                f"snapshot {identifier} is not in the source region {pipeline.source_region}",
+                "SnapshotNotUsable",
+            )
         snapshot_id = parts[6]
     snapshot = source.find_cluster_snapshot(snapshot_id)
     if snapshot is None:
-        return None, f"snapshot {identifier!r} not found in {pipeline.source_region}"
-    return snapshot, ""
-
-
-def _validate(pipeline: PipelineConfig, snapshot: SnapshotView) -> str | None:
-    if snapshot.cluster_id.lower() != pipeline.source_cluster_id.lower():
-        return (
-            f"snapshot {snapshot.identifier} belongs to cluster {snapshot.cluster_id}, not to the pipeline's "
-            f"source {pipeline.source_cluster_id}"
-        )
-    if snapshot.status != "available":
-        return f"snapshot {snapshot.identifier} is {snapshot.status!r}, not 'available'"
-    if snapshot.engine and not snapshot.engine.startswith(pipeline.engine):
-        return f"snapshot {snapshot.identifier} is {snapshot.engine}, the pipeline restores {pipeline.engine}"
-    return None
-
-
-def open_run(deps: Deps, pipeline: PipelineConfig, snapshot: SnapshotView, opening: Opening) -> str | None:
-    """Validate the snapshot, create the run and take the target's lock in one transaction, emit RunRequested."""
-    trigger, name = opening.trigger, pipeline.name
-    problem = _validate(pipeline, snapshot)
-    if problem:
-        record(deps, "refused", problem, trigger=trigger, pipeline=name, code="SnapshotNotUsable", notify=True)
-        return None
-    now = deps.clock.now()
-    run_id = run_id_for(pipeline.name, opening.key, opening.at)
-    base = Run(
-        run_id=run_id,
-        pipeline=pipeline.name,
-        status=RunStatus.REQUESTED,
-        created_at=now,
-        updated_at=now,
-        trigger=opening.kind,
-        trigger_detail=trigger + (f" by {opening.requested_by}" if opening.requested_by else ""),
-        correlation_id=opening.correlation_id or run_id,
-        source_region=pipeline.source_region,
-        source_snapshot_id=snapshot.identifier,
-        source_snapshot_arn=snapshot.arn,
-        target_region=pipeline.target_region,
-        target_cluster_id=pipeline.target_cluster_id,
-        copy_snapshot_id=copy_snapshot_id(pipeline.name, run_id),
-        state_entered_at=now,
-        deadline_at=now,
-        next_check_at=now,
-        timings={RunStatus.REQUESTED.value: StepTiming(started_at=now)},
-    )
-    run = base.model_copy(update=entry_fields(pipeline, RunStatus.REQUESTED, now))
-    opened = AuditRecord(
-        subject=run_id,
-        at=now,
-        kind="transition",
-        step=STEP,
-        run_id=run_id,
-        pipeline=pipeline.name,
-        to_status=RunStatus.REQUESTED,
-        trigger=trigger,
-        message=f"run opened for snapshot {snapshot.identifier} -> {pipeline.target_cluster_id}",
-    )
-    try:
-        deps.store.create_run(run, lock_key_for(pipeline.target_region, pipeline.target_cluster_id), opened)
-    except RunExistsError:
-        record(deps, "ignored", f"duplicate trigger: run {run_id} already exists", trigger=trigger, pipeline=name)
-        return None
-    except TargetBusyError as busy:
-        busy_message = (
-            f"target {pipeline.target_cluster_id} already has an active run {busy.holder_run_id}; "
-            "only one run per target cluster at a time"
-        )
-        record(deps, "refused", busy_message, trigger=trigger, pipeline=name, code="TargetBusy", notify=True)
-        return None
-    deps.log.info("run opened", extra={"run_id": run_id, "pipeline": pipeline.name})
-    StepTurn(deps, run, STEP, trigger).emit(DetailType.RUN_REQUESTED)
-    return run_id
+        return None, f"snapshot {identifier!r} not found in {pipeline.source_region}", "SnapshotNotUsable"
+    if identifier.startswith("arn:") and (foreign := foreign_account(identifier, snapshot, pipeline)):
+        return None, foreign, "ForeignSnapshot"
+    return snapshot, "", ""

@@ -42,7 +42,9 @@ def act(turn: StepTurn) -> None:
         message,
         {"pipeline": claimed.pipeline, "status": claimed.status.value, "run_id": claimed.run_id},
     )
-    turn.deps.metric("RunsSucceeded" if claimed.status is RunStatus.SUCCEEDED else "RunsFailed", 1)
+    outcome_metric = "RunsSucceeded" if claimed.status is RunStatus.SUCCEEDED else "RunsFailed"
+    turn.deps.metric(outcome_metric, 1)
+    turn.deps.pipeline_metric(outcome_metric, claimed.pipeline, 1)  # the per-pipeline "no successful run" alarm
     turn.moved(claimed).claim(f"{claimed.status.value} notification published", kind="notified", notified_at=turn.now())
 
 

@@ -65,6 +65,8 @@ def test_rerun_publishes_a_valid_restore_requested(world: Any) -> None:
     [message] = sqs.receive_message(QueueUrl=queue)["Messages"]
     detail = json.loads(message["Body"])["detail"]
     assert detail["pipeline"] == "nightly" and detail["snapshot_identifier"].startswith("rds:prod-aurora")
+    assert detail["allow_older"] is False
+    assert detail["allow_older"] is False
 
 
 def test_names_come_from_the_stack_outputs_and_a_missing_stack_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,3 +100,8 @@ def test_names_come_from_the_stack_outputs_and_a_missing_stack_is_said(monkeypat
         args = parser().parse_args([*ARGS, "--stack", "aurora-restore-qa", "status"])
         with pytest.raises(StackNotFound, match="aurora-restore-qa does not exist"):
             fill_names_from_stack(args, cloudformation)
+
+
+def test_rerun_may_roll_back_only_a_pinned_snapshot(world: Any) -> None:
+    code, text = run_cli("rerun", "--pipeline", "nightly", "--allow-older")
+    assert code == 2 and "--allow-older needs --snapshot" in text

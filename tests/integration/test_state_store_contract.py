@@ -14,8 +14,8 @@ from moto import mock_aws
 
 from local_runtime.template_rules import table_definitions
 from shared.aws.state_store import DynamoStateStore
-from shared.errors import RunExistsError, StaleRunError, TargetBusyError
-from shared.model import AuditRecord, Run, RunStatus
+from shared.errors import RunExistsError, StaleRunError, StaleWatchError, TargetBusyError
+from shared.model import AuditRecord, DeferredTrigger, PipelineWatch, Run, RunStatus
 from shared.naming import lock_key_for
 from shared.ports import StateStore
 from tests.unit.fakes import T0, InMemoryStateStore, make_run
@@ -181,3 +181,74 @@ def test_recent_runs_are_newest_first_per_pipeline(store: StateStore) -> None:
     )
     assert [r.run_id for r in store.recent_runs("nightly", 2)] == ["new", "mid"]
     assert [r.run_id for r in store.recent_runs(None, 10)] == ["other", "new", "mid", "old"]
+
+
+# the pipeline's watch item (shared.steps.trigger_watch) --------------------------------------------------------------
+def watch(pipeline: str = "nightly", **fields: Any) -> PipelineWatch:
+    return PipelineWatch(pipeline=pipeline, watching_since=T0, updated_at=T0, **fields)
+
+
+def deferred(snapshot_id: str = "rds:prod-aurora-2026-11-25-03-10") -> DeferredTrigger:
+    arn = f"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:{snapshot_id}"
+    return DeferredTrigger(
+        kind="rds-event",
+        key=f"snapshot:{arn}",
+        trigger=f"RDS-EVENT-0169 {snapshot_id}",
+        snapshot_id=snapshot_id,
+        snapshot_arn=arn,
+        snapshot_created_at=T0,
+        blocked_by="r1",
+        deferred_at=T0 + timedelta(minutes=1),
+    )
+
+
+def test_put_watch_creates_it_at_version_0_and_round_trips_every_field(store: StateStore) -> None:
+    assert store.get_watch("nightly") is None
+    created = store.put_watch(
+        watch(night_start=T0, night_due=T0 + timedelta(hours=2), deferred=deferred(), version=7), None
+    )
+    assert created.version == 0
+    assert store.get_watch("nightly") == created
+    assert store.get_watch("reporting") is None
+
+
+def test_put_watch_creating_an_existing_one_is_stale_and_changes_nothing(store: StateStore) -> None:
+    store.put_watch(watch(deferred=deferred()), None)
+    with pytest.raises(StaleWatchError):
+        store.put_watch(watch(), None)
+    stored = store.get_watch("nightly")
+    assert stored is not None and stored.deferred == deferred()
+
+
+@pytest.mark.parametrize("expected", [0, 2])
+def test_put_watch_at_another_version_is_stale_and_changes_nothing(store: StateStore, expected: int) -> None:
+    store.put_watch(watch(), None)
+    store.put_watch(watch(deferred=deferred()), 0)  # now at version 1
+    with pytest.raises(StaleWatchError):
+        store.put_watch(watch(), expected)
+    stored = store.get_watch("nightly")
+    assert stored is not None and stored.version == 1 and stored.deferred == deferred()
+
+
+def test_put_watch_at_the_expected_version_stores_version_plus_one(store: StateStore) -> None:
+    store.put_watch(watch(), None)
+    moved = store.put_watch(watch(deferred=deferred("rds:prod-aurora-2026-11-26-03-10")), 0)
+    cleared = store.put_watch(moved.model_copy(update={"deferred": None}), 1)
+    assert (moved.version, cleared.version) == (1, 2)
+    stored = store.get_watch("nightly")
+    assert stored is not None and stored.version == 2 and stored.deferred is None
+
+
+def test_put_watch_of_an_unknown_pipeline_at_a_version_is_stale(store: StateStore) -> None:
+    with pytest.raises(StaleWatchError):
+        store.put_watch(watch(), 0)
+    assert store.get_watch("nightly") is None
+
+
+def test_the_watch_is_neither_a_run_nor_due(store: StateStore) -> None:
+    """The watch item shares the state table: it must not show up in run history or in the check's due runs."""
+    store.put_watch(watch(night_due=T0), None)
+    opened(store, run("r1", S.COPYING, next_check_at=T0))
+    assert [r.run_id for r in store.recent_runs("nightly", 10)] == ["r1"]
+    assert [r.run_id for r in store.recent_runs(None, 10)] == ["r1"]
+    assert [r.run_id for r in store.due_runs(S.COPYING, T0 + timedelta(hours=1), 10)] == ["r1"]

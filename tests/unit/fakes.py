@@ -26,9 +26,9 @@ from botocore.exceptions import ClientError  # an exception class, for translate
 from shared.aws.errors import translate
 from shared.clock import epoch
 from shared.config import AppConfig, DatabaseConfig, PipelineConfig, parse_config
-from shared.errors import PipelineError, RunExistsError, StaleRunError, TargetBusyError
+from shared.errors import PipelineError, RunExistsError, StaleRunError, StaleWatchError, TargetBusyError
 from shared.events import DETAIL_MODELS, OutgoingEvent
-from shared.model import AuditRecord, Run, RunStatus, StepTiming
+from shared.model import AuditRecord, PipelineWatch, Run, RunStatus, StepTiming
 from shared.naming import MANAGED_BY, TAG_MANAGED_BY, TAG_PIPELINE, lock_key_for
 from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest, SnapshotQuota, SnapshotView
 from shared.steps.context import Deps
@@ -108,14 +108,19 @@ class LogLine:
 
 
 class Recorder:
-    """Stands in for `deps.log` (a logger) and `deps.metric` (a count), keeping what they were given."""
+    """Stands in for `deps.log` (a logger), `deps.metric` and `deps.pipeline_metric` (counts), keeping what they
+    were given."""
 
     def __init__(self) -> None:
         self.logs: list[LogLine] = []
         self.metrics: list[tuple[str, float]] = []
+        self.pipeline_metrics: list[tuple[str, str, float]] = []
 
     def metric(self, name: str, value: float) -> None:
         self.metrics.append((name, value))
+
+    def pipeline_metric(self, name: str, pipeline: str, value: float) -> None:
+        self.pipeline_metrics.append((name, pipeline, value))
 
     def total(self, name: str) -> float:
         return sum(value for metric, value in self.metrics if metric == name)
@@ -192,6 +197,7 @@ class InMemoryStateStore:
         self.runs: dict[str, Run] = {}
         self.locks: dict[str, str] = {}  # lock key -> run id
         self.audits: list[AuditRecord] = []
+        self.watches: dict[str, PipelineWatch] = {}
         self.write_count = 0  # successful writes, for "nothing was written" checks
         self.failures = Failures()
         self._before_write: list[Callable[[], object]] = []
@@ -278,6 +284,20 @@ class InMemoryStateStore:
     def recent_runs(self, pipeline: str | None, limit: int) -> list[Run]:
         runs = [r for r in self.runs.values() if pipeline is None or r.pipeline == pipeline]
         return [r.model_copy(deep=True) for r in sorted(runs, key=lambda r: r.created_at, reverse=True)[:limit]]
+
+    def get_watch(self, pipeline: str) -> PipelineWatch | None:
+        self.failures.check("get_watch")
+        watch = self.watches.get(pipeline)
+        return watch.model_copy(deep=True) if watch else None
+
+    def put_watch(self, watch: PipelineWatch, expected_version: int | None) -> PipelineWatch:
+        self.failures.check("put_watch")
+        current = self.watches.get(watch.pipeline)
+        if (current is None) != (expected_version is None) or (current and current.version != expected_version):
+            raise StaleWatchError(watch.pipeline)
+        new = watch.model_copy(update={"version": 0 if expected_version is None else expected_version + 1})
+        self.watches[watch.pipeline] = PipelineWatch.model_validate_json(new.model_dump_json())
+        return new
 
     # Reading helpers ----------------------------------------------------------------------------------------------
     def run(self, run_id: str = RUN_ID) -> Run:
@@ -406,6 +426,7 @@ class FakeRds:
         tags: dict[str, str] | None = None,
         deletion_protection: bool = False,
         engine: str = "aurora-mysql",
+        backup_window: str | None = "03:00-03:30",
     ) -> ClusterView:
         cluster = ClusterView(
             identifier=identifier,
@@ -417,6 +438,7 @@ class FakeRds:
             port=3306,
             master_username="admin",
             tags=dict(tags or {}),
+            preferred_backup_window=backup_window,
         )
         self.clusters[identifier.lower()] = cluster
         return cluster
@@ -797,6 +819,7 @@ class Fakes:
             log=self.recorder,
             idempotency=None,
             metric=self.recorder.metric,
+            pipeline_metric=self.recorder.pipeline_metric,
         )
 
     def all_rds_calls(self) -> list[Call]:

@@ -145,3 +145,32 @@ def test_pipeline_names_up_to_32_characters_like_the_template(length: int, valid
     else:
         with pytest.raises(ConfigError, match="pipeline name"):
             parse_config(with_pipeline(name=name))
+
+
+# The trigger watch (shared.steps.trigger_watch) --------------------------------------------------------------------
+def test_trigger_watch_defaults_to_the_backup_window_a_two_hour_grace_and_the_fallback_on() -> None:
+    watch = parse_config(default_config()).pipelines[0].trigger_watch
+    assert (watch.fallback, watch.expected_start, watch.grace_minutes) == (True, None, 120)
+
+
+@pytest.mark.parametrize("expected_start", ["04:00", "23:45-00:15"])
+def test_trigger_watch_accepts_an_expected_start_in_the_backup_window_format(expected_start: str) -> None:
+    config = parse_config(with_pipeline(trigger_watch={"expected_start": expected_start, "grace_minutes": 30}))
+    assert config.pipelines[0].trigger_watch.expected_start == expected_start
+
+
+@pytest.mark.parametrize(
+    ("trigger_watch", "fragment"),
+    [
+        ({"expected_start": "4am"}, "trigger_watch.expected_start: Value error, expected_start must be 'hh24:mi'"),
+        ({"expected_start": "25:00"}, "expected_start must be 'hh24:mi'"),
+        ({"grace_minutes": 5}, "trigger_watch.grace_minutes"),
+        ({"grace_minutes": 24 * 60}, "trigger_watch.grace_minutes"),
+        ({"fallback": "sometimes"}, "trigger_watch.fallback"),
+        ({"expected": "04:00"}, "trigger_watch.expected"),
+    ],
+)
+def test_invalid_trigger_watch_is_rejected_with_its_path(trigger_watch: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(ConfigError, match="invalid configuration") as error:
+        parse_config(with_pipeline(trigger_watch=trigger_watch))
+    assert fragment in error.value.message
