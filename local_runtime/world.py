@@ -37,6 +37,7 @@ DEFAULT_PIPELINE: dict[str, Any] = {
     "instances": {"instance_class": "db.r6g.large", "count": 2},
     "tags": {"environment": "staging"},
     "retention": {"keep_last": 2},
+    "masking": "required",
     "database": {
         "master_secret_id": "aurora-restore/db-credentials",
         "post_restore_sql": [

@@ -52,6 +52,7 @@ PIPELINE_DOC: dict[str, Any] = {
     "instances": {"instance_class": "db.r6g.large", "count": 2},
     "tags": {"environment": "staging"},
     "retention": {"keep_last": 2},
+    "masking": "required",
     "database": {
         "master_secret_id": "aurora-restore/db-credentials",
         "post_restore_sql": [
