@@ -4,9 +4,12 @@
     python -m ops show RUN_ID                       one run: summary and its audit trail (timeline)
     python -m ops stalled [--overdue-minutes 10]    active runs whose next check is overdue or deadline near
     python -m ops rerun --pipeline nightly [--snapshot rds:prod-...] [--reason ...]
+    python -m ops config validate [FILE]            every problem of FILE (or of the live document), with paths
+    python -m ops config push FILE                  validate, then make FILE the live pipelines document
 
 Tables and bus default to the stack's defaults; override with --region/--state-table/--audit-table/--bus or the
-environment variables the functions use (STATE_TABLE_NAME, AUDIT_TABLE_NAME, EVENT_BUS_NAME, TARGET_REGION).
+environment variables the functions use (STATE_TABLE_NAME, AUDIT_TABLE_NAME, EVENT_BUS_NAME, TARGET_REGION);
+`config` works on /aurora-restore/<--environment or ENVIRONMENT, default dev>/pipelines.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from typing import Any, TextIO
 
 import boto3
 
+from ops import config_commands
 from shared import report
+from shared.aws.parameters import ParameterStore
 from shared.aws.state_store import DynamoStateStore
 from shared.clock import iso
 from shared.events import PIPELINE_SOURCE, RestoreRequestedDetail
@@ -48,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     rerun.add_argument("--pipeline", required=True)
     rerun.add_argument("--snapshot", help="snapshot id or ARN to pin; default: the newest automated one")
     rerun.add_argument("--reason")
+    config = commands.add_parser("config", help="check or push the pipelines document")
+    config.add_argument("--environment", default=os.environ.get("ENVIRONMENT", "dev"))
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    validate = config_commands.add_parser("validate", help="list every problem; no FILE: the live document")
+    validate.add_argument("file", nargs="?", help="a JSON file, or - for stdin")
+    push = config_commands.add_parser("push", help="validate, then write where the functions read it")
+    push.add_argument("file", help="a JSON file, or - for stdin")
     return parser
 
 
@@ -136,7 +148,28 @@ def cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-COMMANDS: dict[str, Any] = {"status": cmd_status, "show": cmd_show, "stalled": cmd_stalled, "rerun": cmd_rerun}
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def cmd_config(args: argparse.Namespace, out: TextIO) -> int:
+    store = ParameterStore(boto3.client("ssm", region_name=args.region))
+    if args.config_command == "validate":
+        text = _read(args.file) if args.file else None
+        return config_commands.validate(text, args.environment, store, out)
+    return config_commands.push(_read(args.file), args.environment, store, out)
+
+
+COMMANDS: dict[str, Any] = {
+    "status": cmd_status,
+    "show": cmd_show,
+    "stalled": cmd_stalled,
+    "rerun": cmd_rerun,
+    "config": cmd_config,
+}
 
 
 def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:

@@ -50,13 +50,21 @@ def _check(pattern: re.Pattern[str], what: str) -> AfterValidator:
 # to run, so a fresh deployment never hands out an unmasked production copy by accident.
 Masking = Literal["required", "not-needed"]
 MASKING_MISSING = (
-    "no masking decision: set \"masking\": \"required\" (and list the masking statements in "
-    "database.post_restore_sql) or \"masking\": \"not-needed\" (the restored copy is used as it is)"
+    'no masking decision: set "masking": "required" (and list the masking statements in '
+    'database.post_restore_sql) or "masking": "not-needed" (the restored copy is used as it is)'
 )
 MASKING_WITHOUT_SQL = (
     "masking is 'required' but database.post_restore_sql is empty: add the masking statements, or set "
     "masking to 'not-needed' if the copy may be used unmasked"
 )
+
+
+def masking_problem(masking: object, post_restore_sql: object) -> str | None:
+    """The cross-field rule, on validated or raw values (`config_problems` also applies it to a pipeline whose
+    `database` is invalid for another reason, so both problems are listed at once)."""
+    return MASKING_WITHOUT_SQL if masking == "required" and not post_restore_sql else None
+
+
 # Friendlier words for a missing field than pydantic's "Field required".
 _MISSING_HINTS = {"masking": MASKING_MISSING}
 
@@ -222,8 +230,9 @@ class PipelineConfig(Strict):
     @field_validator("database")
     @classmethod
     def _masking_has_sql(cls, database: DatabaseConfig, info: ValidationInfo) -> DatabaseConfig:
-        if info.data.get("masking") == "required" and not database.post_restore_sql:
-            raise ValueError(MASKING_WITHOUT_SQL)
+        problem = masking_problem(info.data.get("masking"), database.post_restore_sql)
+        if problem:
+            raise ValueError(problem)
         return database
 
     @field_validator("policies")
@@ -331,13 +340,22 @@ def config_problems(raw: str | bytes | dict[str, object]) -> list[str]:
     items = data.get("pipelines") if isinstance(data, dict) else None
     if isinstance(items, list) and any(p.startswith("pipelines.") for p in problems):
         valid = []
-        for item in items:
+        for index, item in enumerate(items):
             try:
                 valid.append(PipelineConfig.model_validate(item))
             except ValidationError:
-                continue
+                problems += _raw_masking_problems(index, item, problems)
         problems += [f"pipelines: {problem}" for problem in document_problems(valid)]
     return problems
+
+
+def _raw_masking_problems(index: int, item: object, known: list[str]) -> list[str]:
+    database = item.get("database") if isinstance(item, dict) else None
+    if not isinstance(item, dict) or not isinstance(database, dict):
+        return []
+    problem = masking_problem(item.get("masking"), database.get("post_restore_sql"))
+    line = f"pipelines.{index}.database: {problem}"
+    return [line] if problem and line not in known else []
 
 
 def parse_config(raw: str | bytes | dict[str, object]) -> AppConfig:
