@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import threading
 from collections.abc import Callable, Sequence
 
 import pymysql
 from pymysql.converters import escape_string
 
 from shared.config import TlsConfig
-from shared.errors import PipelineError
+from shared.errors import PipelineError, StatementTimedOut
 
 AddressResolver = Callable[[str, int], tuple[str, int]]
 
@@ -26,18 +27,54 @@ _TRANSIENT_STATEMENT = frozenset({1205, 1213})  # lock wait timeout, deadlock: w
 
 
 class PyMySqlSession:
-    """One autocommit connection. `flavor` is "mariadb" or "mysql" (from `SELECT VERSION()`)."""
+    """One autocommit connection. `flavor` is "mariadb" or "mysql" (from `SELECT VERSION()`). `sibling` opens
+    another session with the same login, to cancel a statement of this one that runs past its timeout."""
 
-    def __init__(self, connection: pymysql.connections.Connection, endpoint: str) -> None:
+    def __init__(
+        self,
+        connection: pymysql.connections.Connection,
+        endpoint: str,
+        sibling: Callable[[], PyMySqlSession] | None = None,
+    ) -> None:
         self._connection = connection
         self._endpoint = endpoint
+        self._sibling = sibling
         self.flavor = "mysql"
         version = self.query("SELECT VERSION()")
         if version and "mariadb" in str(version[0][0]).lower():
             self.flavor = "mariadb"
 
-    def execute(self, statement: str, params: Sequence[object] = ()) -> None:
-        self._run(statement, params)
+    def execute(self, statement: str, params: Sequence[object] = (), timeout: float | None = None) -> None:
+        """With `timeout`, a watchdog cancels the statement on the server (`KILL QUERY <this connection>` from a
+        sibling connection, what the mysql client does on Ctrl-C) once it has run that long, and
+        `StatementTimedOut` is raised. Without a cancel the server would keep running it after the client is gone
+        (https://dev.mysql.com/worklog/task/?id=1242). Cancelling your own connection's statement needs no
+        privilege (https://dev.mysql.com/doc/refman/8.0/en/kill.html). Either way the statement is either
+        rolled back or done, so a statement the pipeline re-runs must be idempotent."""
+        if timeout is None:
+            self._run(statement, params)
+            return
+        watchdog = _Watchdog(timeout, self._cancel_running)
+        try:
+            with watchdog:
+                self._run(statement, params)
+        except PipelineError:
+            if not watchdog.cancelled:
+                raise
+        else:
+            if not watchdog.cancelled:
+                return  # finished (if the cancel failed, it finished late, with the caller waiting for it)
+        # Cancelled; one cancelled at the very moment it finished is reported too, and re-running it is safe.
+        raise StatementTimedOut(timeout) from None
+
+    def _cancel_running(self) -> None:
+        if self._sibling is None:
+            raise PipelineError("CannotCancel", "no way to open a second connection to cancel the statement")
+        killer = self._sibling()
+        try:
+            killer.execute("KILL QUERY %s", (self._connection.thread_id(),))
+        finally:
+            killer.close()
 
     def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         return self._run(statement, params)
@@ -54,6 +91,30 @@ class PyMySqlSession:
                 return [tuple(row) for row in cursor.fetchall()]
         except pymysql.err.Error as exc:
             raise _statement_error(exc, statement, params, self._endpoint) from None
+
+
+class _Watchdog:
+    """Calls `cancel` once `seconds` have passed, unless the `with` block ends first; `cancelled` tells
+    whether it did. The block's thread waits for a running cancel before it goes on."""
+
+    def __init__(self, seconds: float, cancel: Callable[[], None]) -> None:
+        self.cancelled = False
+        self._cancel = cancel
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+
+    def _fire(self) -> None:
+        with contextlib.suppress(PipelineError, pymysql.err.Error, OSError):
+            self._cancel()  # if this fails, the statement runs on and the caller keeps waiting for it
+            self.cancelled = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+        self._timer.join()
 
 
 class PyMySqlConnector:
@@ -86,7 +147,7 @@ class PyMySqlConnector:
             raise _connect_error(exc, user, endpoint) from None
         try:
             _require_tls(connection, endpoint)
-            return PyMySqlSession(connection, endpoint)
+            return PyMySqlSession(connection, endpoint, sibling=lambda: self.connect(host, port, user, password))
         except BaseException:
             connection.close()
             raise

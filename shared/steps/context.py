@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +28,10 @@ class Deps:
     log: Any = field(default_factory=lambda: logging.getLogger("aurora_restore"))
     idempotency: Any = None  # a Powertools persistence layer, or None to rely on state-store conditions only
     metric: Callable[[str, float], None] = field(default=lambda name, value: None)
+    # This invocation's remaining run time in seconds (the Lambda kit sets it from the Lambda context, per
+    # invocation; outside Lambda there is no deadline) and a monotonic clock to measure work with.
+    time_left: Callable[[], float] = field(default=lambda: math.inf)
+    monotonic: Callable[[], float] = field(default=time.monotonic)
 
     def pipeline(self, name: str) -> PipelineConfig:
         pipeline = self.config.pipeline(name)
