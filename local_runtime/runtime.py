@@ -91,6 +91,8 @@ class LocalRuntime:
         idempotency: bool = True,
         template: dict[str, Any] | None = None,
         apply_master_password: bool = True,
+        timeouts: dict[Step, float] | None = None,
+        crash_during_sql: list[str] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = SimClock(start or datetime(2026, 11, 25, 3, 0, tzinfo=UTC))
@@ -100,7 +102,7 @@ class LocalRuntime:
         self.crash_after = set(crash_after or ())
         self.write_faults = WriteFaults(self.crash_after)
         self.account = account
-        self.endpoints = DatabaseEndpoints(databases or {}, default_database)
+        self.endpoints = DatabaseEndpoints(databases or {}, default_database, crash_during_sql)
         self.rds_emulator = RdsEmulator(
             self,
             self.durations,
@@ -117,6 +119,8 @@ class LocalRuntime:
         self._template = template or load_template()
         self._specs = functions(self._template)
         self._handlers = {spec.step: load_handler(spec) for spec in self._specs}
+        # Real seconds an invocation may run: the template's Timeout, unless a test gives a function less.
+        self.timeouts = {spec.step: spec.timeout for spec in self._specs} | dict(timeouts or {})
         # Everything the hooks consult exists by now: build_deps may already call AWS (the SSM configuration).
         self._clients = HookedClientFactory(self)
         self.deps: Deps = build_deps(
@@ -228,11 +232,12 @@ class LocalRuntime:
             # The twin delivery runs to completion while this one is between its AWS call and its state write.
             self.write_faults.interleave(lambda: self._invoke(step, envelope, bus, key, attempt))
         handler = self._handlers[step]
-        context = FakeLambdaContext(f"aurora-restore-{step.value}")
+        context = FakeLambdaContext(f"aurora-restore-{step.value}", self.timeouts[step])
         delivery = Delivery(self.clock.now(), bus, str(envelope.get("detail-type")), key, step.value, attempt, "")
         self.deliveries.append(delivery)
         try:
-            outcome = handler(envelope, context, deps=self.deps)
+            with self.endpoints.invocation(context.deadline):
+                outcome = handler(envelope, context, deps=self.deps)
             delivery.result = str(outcome.get("result"))
             delivery.detail = str(outcome.get("detail", ""))
         except SimulatedCrash:

@@ -117,6 +117,7 @@ class FunctionSpec:
     rules: list[Rule]
     schedule: Any  # ScheduleExpression as written (a string or an intrinsic such as {"Ref": ...})
     schedule_input: dict[str, Any] | None = None
+    timeout: float = 3.0  # seconds; the function's Timeout, else Globals' (Lambda's own default is 3 s)
 
 
 def _step_of(properties: dict[str, Any]) -> Step:
@@ -137,6 +138,8 @@ def _bus_of(properties: dict[str, Any]) -> str:
 def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
     template = template or load_template()
     default_handler = template.get("Globals", {}).get("Function", {}).get("Handler", "app.handler")
+    default_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
+    params = parameter_defaults(template)
     specs = []
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -173,6 +176,7 @@ def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
                 rules,
                 schedule,
                 schedule_input,
+                float(resolve(properties.get("Timeout", default_timeout), params)),
             )
         )
     return specs
