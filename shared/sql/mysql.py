@@ -11,6 +11,7 @@ import contextlib
 import ssl
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pymysql
 from pymysql.converters import escape_string
@@ -127,7 +128,7 @@ class PyMySqlConnector:
         self._tls = tls
         self._connect_timeout = connect_timeout
         self._resolve = address_resolver
-        self._context: ssl.SSLContext | None = None
+        self._contexts: dict[str, ssl.SSLContext] = {}
 
     def connect(self, host: str, port: int, user: str, password: str) -> PyMySqlSession:
         endpoint = f"{host}:{port}"
@@ -138,7 +139,7 @@ class PyMySqlConnector:
                 port=real_port,
                 user=user,
                 password=password,
-                ssl=self._ssl_context(),
+                ssl=self._ssl_context(host),
                 connect_timeout=self._connect_timeout,
                 autocommit=True,
                 charset="utf8mb4",
@@ -152,10 +153,12 @@ class PyMySqlConnector:
             connection.close()
             raise
 
-    def _ssl_context(self) -> ssl.SSLContext:
-        if self._context is None:
-            self._context = build_ssl_context(self._tls)
-        return self._context
+    def _ssl_context(self, host: str) -> ssl.SSLContext:
+        """One context per endpoint: `verify-full` checks the certificate against the endpoint's name, also when
+        the address resolver dials another address (in AWS the two are the same)."""
+        if host not in self._contexts:
+            self._contexts[host] = build_ssl_context(self._tls, server_hostname=host)
+        return self._contexts[host]
 
 
 def _require_tls(connection: pymysql.connections.Connection, endpoint: str) -> None:
@@ -173,10 +176,44 @@ def _require_tls(connection: pymysql.connections.Connection, endpoint: str) -> N
         )
 
 
-def build_ssl_context(tls: TlsConfig) -> ssl.SSLContext:
+class _EndpointContext(ssl.SSLContext):
+    """Verifies the server's certificate against `endpoint`, whatever host name the driver passes (PyMySQL passes
+    the address it dialled)."""
+
+    endpoint = ""
+
+    def wrap_socket(  # type: ignore[override]
+        self,
+        sock: Any,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | None = None,
+        session: Any = None,
+    ) -> Any:
+        return super().wrap_socket(
+            sock,
+            server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=self.endpoint or server_hostname,
+            session=session,
+        )
+
+
+def build_ssl_context(tls: TlsConfig, server_hostname: str | None = None) -> ssl.SSLContext:
+    """`verify-full`: the certificate must chain to `tls.ca_bundle` (in AWS the RDS global bundle,
+    https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem) and name the endpoint: Aurora's server
+    certificate names the instance endpoint as CN and the cluster endpoint as a Subject Alternative Name, which
+    Python's ssl checks (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Security.html).
+    `required`: encrypted, certificate not checked."""
+    context: ssl.SSLContext
     if tls.mode == "verify-full":
+        pinned = _EndpointContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and hostname checks by default
+        pinned.endpoint = server_hostname or ""
+        context = pinned
         try:
-            context = ssl.create_default_context(cafile=tls.ca_bundle)
+            context.load_verify_locations(cafile=tls.ca_bundle)
         except (OSError, ssl.SSLError) as exc:
             raise PipelineError(
                 "TlsCaBundleUnreadable", f"cannot load CA bundle {tls.ca_bundle!r}: {exc}", transient=False
@@ -205,10 +242,11 @@ def _connect_error(exc: pymysql.err.Error, user: str, endpoint: str) -> Pipeline
     errno = _errno(exc)
     cause = getattr(exc, "original_exception", None)
     if isinstance(cause, ssl.SSLError):
+        # A verification failure says why: "Hostname mismatch, certificate is not valid for '...'" (connect to
+        # the cluster endpoint) or "unable to get local issuer certificate" (tls.ca_bundle lacks the RDS CA).
+        why = getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or cause
         return PipelineError(
-            "TlsHandshakeFailed",
-            f"TLS handshake with DB at {endpoint} failed: {getattr(cause, 'reason', None) or cause}",
-            transient=False,
+            "TlsHandshakeFailed", f"TLS handshake with DB at {endpoint} failed: {why}", transient=False
         )
     if errno == _TLS_UNAVAILABLE:
         return PipelineError(
