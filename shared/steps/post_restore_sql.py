@@ -122,12 +122,20 @@ class PostRestoreSql:
         digest = fingerprint(self._statements)
         if current is not None and current.fingerprint == digest:
             return current
-        if current is not None and current.done:
-            self.turn.deps.log.warning(
-                "post-restore SQL changed since the last attempt; starting over at statement 1",
-                extra={"run_id": self.turn.run.run_id},
-            )
-        return SqlProgress(fingerprint=digest, total=self._total)
+        if current is None:
+            return SqlProgress(fingerprint=digest, total=self._total)
+        self.turn.deps.log.warning(
+            "post-restore SQL changed since the last attempt; starting over at statement 1",
+            extra={"run_id": self.turn.run.run_id},
+        )
+        # A statement of the old list may still run in another invocation: wait for its end as for any other (its
+        # text is unknown now, so it cannot be matched for a cancel).
+        return SqlProgress(
+            fingerprint=digest,
+            total=self._total,
+            running_since=current.running_since,
+            running_until=current.running_until,
+        )
 
     def _abandoned(self, progress: SqlProgress) -> SqlProgress | None:
         """A statement recorded as started and never as ended: still running elsewhere, or its invocation died."""

@@ -16,7 +16,7 @@ from shared.errors import PipelineError
 from shared.model import RunStatus
 from shared.ports import ClusterView, SecretsGateway, SqlSession
 from shared.sql.statements import Flavor, Statement, role_statements, user_statements
-from shared.steps.post_restore_sql import PostRestoreSql, SqlOutcome
+from shared.steps.post_restore_sql import Budget, PostRestoreSql, SqlOutcome
 from shared.steps.turn import StepTurn
 
 # RDS master passwords: 8-41 printable ASCII, not '/', '"', '@' (botocore CreateDBCluster docs); no quotes/space.
@@ -47,9 +47,10 @@ def _rotate_master(turn: StepTurn, cluster: ClusterView, db: DatabaseConfig, vau
     turn.deps.rds_for(turn.run.target_region).set_master_password(cluster.identifier, password)
 
 
-def _execute(session: SqlSession, statements: list[Statement], timeout: float | None) -> None:
+def _execute(session: SqlSession, statements: list[Statement], budget: Budget) -> None:
     for statement in statements:
-        session.execute(statement.sql, statement.params, timeout=timeout)
+        window = budget.window()  # a statement still running at the invocation's end is cancelled, then retried
+        session.execute(statement.sql, statement.params, timeout=None if math.isinf(window) else window)
 
 
 def user_passwords(db: DatabaseConfig, vault: SecretsGateway) -> dict[str, str]:
@@ -61,14 +62,12 @@ def user_passwords(db: DatabaseConfig, vault: SecretsGateway) -> dict[str, str]:
     return passwords
 
 
-def configure_accounts(
-    session: SqlSession, db: DatabaseConfig, passwords: dict[str, str], timeout: float | None
-) -> str:
+def configure_accounts(session: SqlSession, db: DatabaseConfig, passwords: dict[str, str], budget: Budget) -> str:
     """Roles, then users with exactly their configured grants (after the post-restore SQL)."""
-    _execute(session, role_statements(db), timeout)
+    _execute(session, role_statements(db), budget)
     flavor: Flavor = "mariadb" if session.flavor == "mariadb" else "mysql"
     for user in db.users:
-        _execute(session, user_statements(user, passwords[user.name], flavor), timeout)
+        _execute(session, user_statements(user, passwords[user.name], flavor), budget)
     return (
         f"{len(db.post_restore_sql)} post-restore statement(s), {len(db.roles)} role(s), "
         f"{len(db.users)} user(s) configured over TLS"
@@ -84,8 +83,7 @@ def configure(turn: StepTurn, session: SqlSession, db: DatabaseConfig, passwords
     if db.post_restore_sql and not budget.room_for_another():
         turn.wait(0, f"post-restore SQL done; {budget.left():.0f}s left, users follow in a fresh invocation")
         return
-    window = budget.window()
-    summary = configure_accounts(session, db, passwords, None if math.isinf(window) else window)
+    summary = configure_accounts(session, db, passwords, budget)
     turn.transition(RunStatus.ARCHIVING, summary)
 
 

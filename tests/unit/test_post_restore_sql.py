@@ -225,3 +225,25 @@ def test_a_changed_statement_list_starts_over() -> None:
 
     assert run.status is RunStatus.ARCHIVING
     assert fakes.sql.executed()[:3] == STATEMENTS
+
+
+def test_a_changed_statement_list_waits_for_a_statement_of_the_old_one_still_running() -> None:
+    old = SqlProgress(
+        fingerprint="0" * 16,
+        total=2,
+        done=1,
+        running_since=T0,
+        running_until=T0 + timedelta(seconds=120),
+        running_fresh=True,
+        connection_id=7,
+    )
+    fakes, seeded = given(sql_progress=old)
+    fakes.clock.advance(seconds=30)
+
+    run = invoke(fakes)
+
+    assert fakes.sql.statements == [] and run == seeded
+    assert "may still be running in another invocation" in messages(fakes)[-1]
+    fakes.clock.advance(minutes=5)
+    assert invoke(fakes).status is RunStatus.ARCHIVING
+    assert fakes.sql.executed()[:3] == STATEMENTS and fakes.sql.killed == [], "an unknown text is never cancelled"
