@@ -156,11 +156,14 @@ def _read(path: str) -> str:
 
 
 def cmd_config(args: argparse.Namespace, out: TextIO) -> int:
-    store = ParameterStore(boto3.client("ssm", region_name=args.region))
+    def store() -> ParameterStore:
+        return ParameterStore(boto3.client("ssm", region_name=args.region))
+
     if args.config_command == "validate":
-        text = _read(args.file) if args.file else None
-        return config_commands.validate(text, args.environment, store, out)
-    return config_commands.push(_read(args.file), args.environment, store, out)
+        if args.file:  # offline: no AWS credentials or region needed
+            return config_commands.validate(_read(args.file), args.environment, None, out)
+        return config_commands.validate(None, args.environment, store(), out)
+    return config_commands.push(_read(args.file), args.environment, store(), out)
 
 
 COMMANDS: dict[str, Any] = {

@@ -158,3 +158,20 @@ def test_parameter_names_match_the_template() -> None:
     assert variables["CONFIG_PARAMETER_NAME"] == {"Fn::Sub": document_parameter("${Environment}")}
     seed = template["Resources"]["PipelinesConfig"]["Properties"]["Name"]
     assert seed == {"Fn::Sub": seed_parameter("${Environment}")}
+
+
+def test_validate_of_a_file_through_the_cli_needs_no_aws(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops.cli import main
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    path = tmp_path / "pipelines.json"
+    path.write_text(broken_document())
+    out = io.StringIO()
+
+    assert main(["config", "validate", str(path)], out) == 1
+    assert "5 problem(s)" in out.getvalue()
+    path.write_text(document())
+    out = io.StringIO()
+    assert main(["config", "validate", str(path)], out) == 0
+    assert out.getvalue().startswith("document: valid")
