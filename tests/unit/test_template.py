@@ -540,6 +540,14 @@ def test_the_db_user_function_timeout_is_a_bounded_parameter(template: dict[str,
     assert parameter["MaxValue"] == 900 and parameter["MinValue"] >= 1  # Lambda's maximum is 900 s
     function = template["Resources"]["SetupDbUsersFunction"]["Properties"]
     assert function["Timeout"] == {"Ref": "DbUserFunctionTimeout"}
+    # The local runtime gives each invocation its function's timeout, as the template deploys it
+    from local_runtime.template_rules import functions
+
+    timeouts = {spec.step.value: spec.timeout for spec in functions(template)}
+    assert timeouts["setup-db-users"] == parameter["Default"]
+    assert {t for step, t in timeouts.items() if step != "setup-db-users"} == {
+        template["Globals"]["Function"]["Timeout"]
+    }
 
 
 def test_outputs(template: dict[str, Any]) -> None:
