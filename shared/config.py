@@ -326,7 +326,8 @@ def _problem(err: Any, prefix: tuple[str | int, ...] = ()) -> str:
 
 def config_problems(raw: str | bytes | dict[str, object]) -> list[str]:
     """Every problem of a configuration document, each with its path ([] when it is valid). Cross-pipeline checks
-    also run over the pipelines that are valid on their own, so one broken pipeline does not hide them."""
+    run over the pipelines that are valid on their own, so one broken pipeline does not hide them, and each is
+    listed on its own line."""
     try:
         data = json.loads(raw) if isinstance(raw, str | bytes) else raw
     except json.JSONDecodeError as exc:
@@ -334,11 +335,13 @@ def config_problems(raw: str | bytes | dict[str, object]) -> list[str]:
     try:
         AppConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(err) for err in exc.errors()]
+        errors = exc.errors()
     else:
         return []
+    # AppConfig's own check (a value error at the root) is listed below, one problem per line.
+    problems = [_problem(err) for err in errors if err["loc"] or err["type"] != "value_error"]
     items = data.get("pipelines") if isinstance(data, dict) else None
-    if isinstance(items, list) and any(p.startswith("pipelines.") for p in problems):
+    if isinstance(items, list):
         valid = []
         for index, item in enumerate(items):
             try:

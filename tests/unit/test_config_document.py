@@ -175,3 +175,15 @@ def test_validate_of_a_file_through_the_cli_needs_no_aws(tmp_path: Any, monkeypa
     out = io.StringIO()
     assert main(["config", "validate", str(path)], out) == 0
     assert out.getvalue().startswith("document: valid")
+
+
+def test_every_cross_pipeline_problem_is_listed_on_its_own() -> None:
+    twin = pipeline_doc()  # same name, target, source and master secret as the first
+
+    problems = check_document(document(pipeline_doc(), twin)).problems
+
+    assert problems == [
+        "pipelines: pipeline names must be unique",
+        "pipelines: two pipelines must not share a target cluster",
+        "pipelines: each pipeline needs its own database.master_secret_id (it is rotated every run)",
+    ]
