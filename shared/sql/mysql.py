@@ -50,8 +50,9 @@ class PyMySqlSession:
         sibling connection, what the mysql client does on Ctrl-C) once it has run that long, and
         `StatementTimedOut` is raised. Without a cancel the server would keep running it after the client is gone
         (https://dev.mysql.com/worklog/task/?id=1242). Cancelling your own connection's statement needs no
-        privilege (https://dev.mysql.com/doc/refman/8.0/en/kill.html). Either way the statement is either
-        rolled back or done, so a statement the pipeline re-runs must be idempotent."""
+        privilege (https://dev.mysql.com/doc/refman/8.0/en/kill.html). A cancelled statement is rolled back (or,
+        cancelled at the moment it finished, done), so a statement the pipeline re-runs must be idempotent.
+        `SET SESSION max_execution_time` would not do: MySQL applies it to read-only SELECTs only."""
         if timeout is None:
             self._run(statement, params)
             return

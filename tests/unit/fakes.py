@@ -9,7 +9,9 @@ as Given (seed the fakes) / When (call the domain through its public API) / Then
 - `FakeRds` holds clusters, instances and snapshots as the port's views. A failure is injected by AWS error code and
   comes out as the `PipelineError` the adapter (`shared/aws/rds.py`) would raise: the same `translate()` decides
   the message and whether it is transient.
-- `Fakes` wires them (plus bus, notifier, secrets, SQL, clock and recorder) into a real `Deps`.
+- `FakeSqlConnector` records statements; with `durations` they use up a `FakeTimer` (the invocation's time left),
+  and one past its timeout is cancelled, as the PyMySQL adapter does.
+- `Fakes` wires them (plus bus, notifier, secrets, SQL, clock, timer and recorder) into a real `Deps`.
 """
 
 from __future__ import annotations
