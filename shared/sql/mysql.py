@@ -52,7 +52,8 @@ class PyMySqlSession:
         (https://dev.mysql.com/worklog/task/?id=1242). Cancelling your own connection's statement needs no
         privilege (https://dev.mysql.com/doc/refman/8.0/en/kill.html). A cancelled statement is rolled back (or,
         cancelled at the moment it finished, done), so a statement the pipeline re-runs must be idempotent.
-        `SET SESSION max_execution_time` would not do: MySQL applies it to read-only SELECTs only."""
+        `SET SESSION max_execution_time` would not do: MySQL applies it to read-only SELECTs only
+        (https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_max_execution_time)."""
         if timeout is None:
             self._run(statement, params)
             return
