@@ -53,8 +53,10 @@ FUNCTIONS: tuple[FunctionInfra, ...] = (
         "Resets the master password and applies SQL users/grants (runs in the VPC).",
         ("ConfigureDatabasePolicy",),
         # The only function that talks to the database, so the only one in the VPC.
+        # Its timeout is a parameter: masking SQL on a real database can take minutes (Lambda allows up to 900 s,
+        # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
         extra="""\
-Timeout: 120
+Timeout: !Ref DbUserFunctionTimeout
 VpcConfig:
   SubnetIds: !Ref SubnetIds
   SecurityGroupIds: !Ref SecurityGroupIds

@@ -5,6 +5,7 @@ idempotency record expire before the retry."""
 from __future__ import annotations
 
 import importlib
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -17,9 +18,11 @@ LAMBDA_RETRY_DELAYS = (60, 120)  # Lambda async invocation: 2 retries, ~1 and ~2
 
 
 class FakeLambdaContext:
-    """The attributes Powertools reads from a Lambda context."""
+    """The attributes Powertools reads from a Lambda context, and the invocation's remaining time: real seconds
+    from its creation to `timeout_seconds` (the function's Timeout in the template), as Lambda counts it."""
 
-    def __init__(self, function_name: str) -> None:
+    def __init__(self, function_name: str, timeout_seconds: float = 60.0) -> None:
+        self.deadline = time.monotonic() + timeout_seconds
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:us-east-1:{DEFAULT_ACCOUNT_ID}:function:{function_name}"
@@ -29,7 +32,7 @@ class FakeLambdaContext:
         self.log_stream_name = "local"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 def load_handler(spec: FunctionSpec) -> Callable[..., dict[str, Any]]:

@@ -30,6 +30,8 @@ from shared.sql_identifiers import quote_object, validate_account_host, validate
 
 URL_ENV = "AURORA_RESTORE_MYSQL_URL"
 CA_ENV = "AURORA_RESTORE_MYSQL_CA"  # optional: CA of an external server's certificate (enables verify-full)
+# Cluster endpoints the private server's certificate names (`<cluster>.cluster-abc123.us-east-1.rds.amazonaws.com`).
+STANDIN_CLUSTER_DOMAIN = "cluster-abc123.us-east-1.rds.amazonaws.com"
 
 # Accounts a restored cluster keeps: the server's own and the administrator used to seed it.
 _SYSTEM_ACCOUNTS = frozenset({"root", "mariadb.sys", "mysql", "PUBLIC"})
@@ -73,8 +75,14 @@ class TlsMaterial:
     key_path: str
 
 
-def generate_tls_material(directory: str | Path, common_name: str = "aurora-restore test CA") -> TlsMaterial:
-    """A private CA and a server certificate for 127.0.0.1/localhost signed by it (openssl CLI)."""
+def generate_tls_material(
+    directory: str | Path,
+    common_name: str = "aurora-restore test CA",
+    server_names: tuple[str, ...] = ("localhost", f"*.{STANDIN_CLUSTER_DOMAIN}"),
+) -> TlsMaterial:
+    """A private CA and a server certificate for 127.0.0.1 and `server_names` signed by it (openssl CLI). Like an
+    Aurora server certificate, which names the cluster endpoint as a Subject Alternative Name, it names cluster
+    endpoints under STANDIN_CLUSTER_DOMAIN, so `verify-full` can be tested against an endpoint name."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     ca_key, ca_pem = d / "ca-key.pem", d / "ca.pem"
@@ -102,7 +110,7 @@ def generate_tls_material(directory: str | Path, common_name: str = "aurora-rest
         "basicConstraints=critical,CA:FALSE\n"
         "keyUsage=critical,digitalSignature,keyEncipherment\n"
         "extendedKeyUsage=serverAuth\n"
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        f"subjectAltName=IP:127.0.0.1,{','.join('DNS:' + name for name in server_names)}\n"
         "subjectKeyIdentifier=hash\n"
         "authorityKeyIdentifier=keyid,issuer\n"
     )

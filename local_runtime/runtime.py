@@ -92,6 +92,8 @@ class LocalRuntime:
         template: dict[str, Any] | None = None,
         apply_master_password: bool = True,
         manual_snapshot_quota: int = 100,
+        timeouts: dict[Step, float] | None = None,
+        crash_during_sql: list[str] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = SimClock(start or datetime(2026, 11, 25, 3, 0, tzinfo=UTC))
@@ -101,7 +103,7 @@ class LocalRuntime:
         self.crash_after = set(crash_after or ())
         self.write_faults = WriteFaults(self.crash_after)
         self.account = account
-        self.endpoints = DatabaseEndpoints(databases or {}, default_database)
+        self.endpoints = DatabaseEndpoints(databases or {}, default_database, crash_during_sql)
         self.rds_emulator = RdsEmulator(
             self,
             self.durations,
@@ -121,6 +123,8 @@ class LocalRuntime:
         self._specs = functions(self._template)
         self._handlers = {spec.step: load_handler(spec) for spec in self._specs}
         self._function_names = {spec.step: spec.function_name for spec in self._specs}  # as deployed
+        # Real seconds an invocation may run: the template's Timeout, unless a test gives a function less.
+        self.timeouts = {spec.step: spec.timeout for spec in self._specs} | dict(timeouts or {})
         # Everything the hooks consult exists by now: build_deps may already call AWS (the SSM configuration).
         self._clients = HookedClientFactory(self)
         self.deps: Deps = build_deps(
@@ -233,11 +237,12 @@ class LocalRuntime:
             # The twin delivery runs to completion while this one is between its AWS call and its state write.
             self.write_faults.interleave(lambda: self._invoke(step, envelope, bus, key, attempt))
         handler = self._handlers[step]
-        context = FakeLambdaContext(self._function_names[step])
+        context = FakeLambdaContext(self._function_names[step], self.timeouts[step])
         delivery = Delivery(self.clock.now(), bus, str(envelope.get("detail-type")), key, step.value, attempt, "")
         self.deliveries.append(delivery)
         try:
-            outcome = handler(envelope, context, deps=self.deps)
+            with self.endpoints.invocation(context.deadline):
+                outcome = handler(envelope, context, deps=self.deps)
             delivery.result = str(outcome.get("result"))
             delivery.detail = str(outcome.get("detail", ""))
         except SimulatedCrash:

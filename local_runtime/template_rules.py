@@ -106,6 +106,7 @@ class FunctionSpec:
     schedule: Any  # ScheduleExpression as written (a string or an intrinsic such as {"Ref": ...})
     schedule_input: dict[str, Any] | None = None
     function_name: str = ""  # FunctionName as deployed with the parameter defaults, e.g. aurora-restore-dev-<step>
+    timeout: float = 3.0  # seconds; the function's Timeout, else Globals' (Lambda's own default is 3 s)
 
 
 # `aurora-restore-<step>` or, as the template names them, `!Sub aurora-restore-${Environment}-<step>`.
@@ -133,6 +134,7 @@ def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
     template = template or load_template()
     default_handler = template.get("Globals", {}).get("Function", {}).get("Handler", "app.handler")
     stack = StackContext.of(template)
+    default_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
     specs = []
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -170,6 +172,7 @@ def functions(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
                 schedule,
                 schedule_input,
                 str(evaluate(properties.get("FunctionName", f"aurora-restore-{step.value}"), stack)),
+                float(evaluate(properties.get("Timeout", default_timeout), stack)),
             )
         )
     return specs

@@ -37,6 +37,7 @@ DEFAULT_PIPELINE: dict[str, Any] = {
     "instances": {"instance_class": "db.r6g.large", "count": 2},
     "tags": {"environment": "staging"},
     "retention": {"keep_last": 2},
+    "masking": "required",
     "database": {
         "master_secret_id": "aurora-restore/db-credentials",
         "post_restore_sql": [
@@ -73,7 +74,7 @@ class World:
         self.tables = table_definitions(template)
         self.topic_arn = ""
         self.queue_url = ""
-        self.config_parameter = "/aurora-restore/dev/pipelines"
+        self.config_parameter = "/aurora-restore/dev/pipelines"  # the operator's document (`ops config push`)
 
     def client(self, service: str, region: str | None = None) -> Any:
         return boto3.client(service, region_name=region or self.target_region)  # type: ignore[call-overload]
@@ -222,6 +223,7 @@ class World:
             "TARGET_REGION": self.target_region,
             "SOURCE_REGION": self.config.pipelines[0].source_region,
             "CONFIG_PARAMETER_NAME": self.config_parameter,
+            "CONFIG_SEED_PARAMETER_NAME": f"{self.config_parameter}.seed",
             **overrides,
         }
         return Settings.model_validate(env)

@@ -4,11 +4,14 @@
     python -m ops show RUN_ID                       one run: summary and its audit trail (timeline)
     python -m ops stalled [--overdue-minutes 10]    active runs whose next check is overdue or deadline near
     python -m ops rerun --pipeline nightly [--snapshot rds:prod-... [--allow-older]] [--reason ...]
+    python -m ops config validate [FILE]            every problem of FILE (or of the live document), with paths
+    python -m ops config push FILE                  validate, then make FILE the live pipelines document
 
 Tables and bus are read from the stack's outputs (--stack, default `aurora-restore`, the samconfig default; the
 prod stack is `aurora-restore-prod`): their names carry the environment and the stack id. Override them with
 --state-table/--audit-table/--bus or the environment variables the functions use (STATE_TABLE_NAME,
 AUDIT_TABLE_NAME, EVENT_BUS_NAME); --region or TARGET_REGION selects the region.
+`config` works on /aurora-restore/<--environment or ENVIRONMENT, default dev>/pipelines.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import ClientError
 
+from ops import config_commands
 from shared import report
+from shared.aws.parameters import ParameterStore
 from shared.aws.state_store import DynamoStateStore
 from shared.clock import iso
 from shared.events import PIPELINE_SOURCE, RestoreRequestedDetail
@@ -57,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
         help="with --snapshot: restore it even if it is older than the snapshot the target holds (a rollback)",
     )
     rerun.add_argument("--reason")
+    config = commands.add_parser("config", help="check or push the pipelines document")
+    config.add_argument("--environment", default=os.environ.get("ENVIRONMENT", "dev"))
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    validate = config_commands.add_parser("validate", help="list every problem; no FILE: the live document")
+    validate.add_argument("file", nargs="?", help="a JSON file, or - for stdin")
+    push = config_commands.add_parser("push", help="validate, then write where the functions read it")
+    push.add_argument("file", help="a JSON file, or - for stdin")
     return parser
 
 
@@ -176,13 +188,38 @@ def cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-COMMANDS: dict[str, Any] = {"status": cmd_status, "show": cmd_show, "stalled": cmd_stalled, "rerun": cmd_rerun}
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def cmd_config(args: argparse.Namespace, out: TextIO) -> int:
+    def store() -> ParameterStore:
+        return ParameterStore(boto3.client("ssm", region_name=args.region))
+
+    if args.config_command == "validate":
+        if args.file:  # offline: no AWS credentials or region needed
+            return config_commands.validate(_read(args.file), args.environment, None, out)
+        return config_commands.validate(None, args.environment, store(), out)
+    return config_commands.push(_read(args.file), args.environment, store(), out)
+
+
+COMMANDS: dict[str, Any] = {
+    "status": cmd_status,
+    "show": cmd_show,
+    "stalled": cmd_stalled,
+    "rerun": cmd_rerun,
+    "config": cmd_config,
+}
 
 
 def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = _parser().parse_args(argv)
     try:
-        fill_names_from_stack(args)
+        if args.command != "config":  # the pipelines document is found by environment, not through the stack
+            fill_names_from_stack(args)
     except StackNotFound as exc:
         out.write(f"{exc}; name it with --stack, or give --state-table, --audit-table and --bus\n")
         return 2

@@ -1,16 +1,27 @@
 """Pipeline configuration: validated once, then passed to the domain (which never reads os.environ).
 
 One deployment serves one or more pipelines (source cluster -> target cluster). The JSON document comes from an
-SSM parameter (CONFIG_PARAMETER_NAME) or inline (PIPELINES_CONFIG); both are validated by `AppConfig`.
+SSM parameter (CONFIG_PARAMETER_NAME, the operator's; CONFIG_SEED_PARAMETER_NAME, the stack's seed, while the
+operator has pushed none) or inline (PIPELINES_CONFIG); all are validated by `AppConfig`. `config_problems` lists
+every problem of a document (the `validate` command and `parse_config` share it).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared.cluster_settings import ClusterSettings
 from shared.errors import ConfigError
@@ -34,6 +45,30 @@ def _check(pattern: re.Pattern[str], what: str) -> AfterValidator:
 
     return AfterValidator(validate)
 
+
+# ---- masking decision -------------------------------------------------------------------------------------------
+# `required`: the copy holds data that must be masked; `post_restore_sql` holds the masking statements (must not be
+# empty). `not-needed`: the copy may be used as restored. There is no default: a pipeline nobody decided for refuses
+# to run, so a fresh deployment never hands out an unmasked production copy by accident.
+Masking = Literal["required", "not-needed"]
+MASKING_MISSING = (
+    'no masking decision: set "masking": "required" (and list the masking statements in '
+    'database.post_restore_sql) or "masking": "not-needed" (the restored copy is used as it is)'
+)
+MASKING_WITHOUT_SQL = (
+    "masking is 'required' but database.post_restore_sql is empty: add the masking statements, or set "
+    "masking to 'not-needed' if the copy may be used unmasked"
+)
+
+
+def masking_problem(masking: object, post_restore_sql: object) -> str | None:
+    """The cross-field rule, on validated or raw values (`config_problems` also applies it to a pipeline whose
+    `database` is invalid for another reason, so both problems are listed at once)."""
+    return MASKING_WITHOUT_SQL if masking == "required" and not post_restore_sql else None
+
+
+# Friendlier words for a missing field than pydantic's "Field required".
+_MISSING_HINTS = {"masking": MASKING_MISSING}
 
 # Lowercased: RDS stores identifiers in lowercase ("This parameter is stored as a lowercase string", CreateDBCluster,
 # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html) and IAM compares resource ARNs
@@ -114,7 +149,11 @@ class DatabaseConfig(Strict):
     # may share one, so a default would name a secret that does not exist or is another pipeline's.
     master_secret_id: str = Field(min_length=1)
     tls: TlsConfig = Field(default_factory=TlsConfig)
-    post_restore_sql: list[str] = Field(default_factory=list, description="run in order, before users")
+    post_restore_sql: list[str] = Field(
+        default_factory=list,
+        description="run in order, one at a time, before users; each must be idempotent (a retry may re-run it) "
+        "and finish within one invocation of the DB-user function",
+    )
     roles: list[RoleConfig] = Field(default_factory=list)
     users: list[DbUserConfig] = Field(default_factory=list)
     connect_timeout_seconds: int = Field(default=10, ge=1, le=60)
@@ -202,6 +241,10 @@ class PipelineConfig(Strict):
     tags: dict[str, str] = Field(default_factory=dict)
     trigger_on_manual_snapshots: bool = False
     trigger_watch: TriggerWatchConfig = Field(default_factory=TriggerWatchConfig)
+    # ---- masking decision (no default: a pipeline must say whether its copy needs masking) ----------------------
+    # Declared before `database`: its validator reads the decision, and runs even when other fields are invalid,
+    # so `validate` lists this problem together with the others.
+    masking: Masking
     database: DatabaseConfig  # required: it names the master secret, per environment
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     policies: dict[RunStatus, StepPolicy] = Field(default_factory=dict)
@@ -226,6 +269,14 @@ class PipelineConfig(Strict):
         if any(k.lower().startswith(("aws:", "aurora-restore:")) for k in tags):
             raise ValueError("tag keys starting with 'aws:' or 'aurora-restore:' are reserved")
         return tags
+
+    @field_validator("database")
+    @classmethod
+    def _masking_has_sql(cls, database: DatabaseConfig, info: ValidationInfo) -> DatabaseConfig:
+        problem = masking_problem(info.data.get("masking"), database.post_restore_sql)
+        if problem:
+            raise ValueError(problem)
+        return database
 
     @field_validator("policies")
     @classmethod
@@ -261,19 +312,9 @@ class AppConfig(Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> AppConfig:
-        names = [p.name for p in self.pipelines]
-        if len(names) != len(set(names)):
-            raise ValueError("pipeline names must be unique")
-        targets = [(p.target_region, p.target_cluster_id.lower()) for p in self.pipelines]
-        if len(targets) != len(set(targets)):
-            raise ValueError("two pipelines must not share a target cluster")
-        secrets = [(p.target_region, p.database.master_secret_id) for p in self.pipelines]
-        if len(secrets) != len(set(secrets)):
-            raise ValueError("each pipeline needs its own database.master_secret_id (it is rotated every run)")
-        sources = {(p.source_region, p.source_cluster_id.lower()) for p in self.pipelines}
-        clash = sources.intersection(targets)
-        if clash:
-            raise ValueError(f"a source cluster is also a target of another pipeline: {sorted(clash)}")
+        problems = document_problems(self.pipelines)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def pipeline(self, name: str) -> PipelineConfig | None:
@@ -298,15 +339,76 @@ class AppConfig(Strict):
         return bool(self.by_source(region, cluster_id))
 
 
+def document_problems(pipelines: list[PipelineConfig]) -> list[str]:
+    """What is wrong between pipelines (each valid on its own), every problem listed."""
+    problems = []
+    names = [p.name for p in pipelines]
+    if len(names) != len(set(names)):
+        problems.append("pipeline names must be unique")
+    targets = [(p.target_region, p.target_cluster_id.lower()) for p in pipelines]
+    if len(targets) != len(set(targets)):
+        problems.append("two pipelines must not share a target cluster")
+    secrets = [(p.target_region, p.database.master_secret_id) for p in pipelines]
+    if len(secrets) != len(set(secrets)):
+        problems.append("each pipeline needs its own database.master_secret_id (it is rotated every run)")
+    sources = {(p.source_region, p.source_cluster_id.lower()) for p in pipelines}
+    clash = sources.intersection(targets)
+    if clash:
+        problems.append(f"a source cluster is also a target of another pipeline: {sorted(clash)}")
+    return problems
+
+
+def _problem(err: Any, prefix: tuple[str | int, ...] = ()) -> str:
+    loc = (*prefix, *err["loc"])
+    path = ".".join(str(p) for p in loc) or "<root>"
+    if err["type"] == "missing" and loc and loc[-1] in _MISSING_HINTS:
+        return f"{path}: {_MISSING_HINTS[str(loc[-1])]}"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{path}: {message}"
+
+
+def config_problems(raw: str | bytes | dict[str, object]) -> list[str]:
+    """Every problem of a configuration document, each with its path ([] when it is valid). Cross-pipeline checks
+    run over the pipelines that are valid on their own, so one broken pipeline does not hide them, and each is
+    listed on its own line."""
+    try:
+        data = json.loads(raw) if isinstance(raw, str | bytes) else raw
+    except json.JSONDecodeError as exc:
+        return [f"configuration is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+    try:
+        AppConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+    else:
+        return []
+    # AppConfig's own check (a value error at the root) is listed below, one problem per line.
+    problems = [_problem(err) for err in errors if err["loc"] or err["type"] != "value_error"]
+    items = data.get("pipelines") if isinstance(data, dict) else None
+    if isinstance(items, list):
+        valid = []
+        for index, item in enumerate(items):
+            try:
+                valid.append(PipelineConfig.model_validate(item))
+            except ValidationError:
+                problems += _raw_masking_problems(index, item, problems)
+        problems += [f"pipelines: {problem}" for problem in document_problems(valid)]
+    return problems
+
+
+def _raw_masking_problems(index: int, item: object, known: list[str]) -> list[str]:
+    database = item.get("database") if isinstance(item, dict) else None
+    if not isinstance(item, dict) or not isinstance(database, dict):
+        return []
+    problem = masking_problem(item.get("masking"), database.get("post_restore_sql"))
+    line = f"pipelines.{index}.database: {problem}"
+    return [line] if problem and line not in known else []
+
+
 def parse_config(raw: str | bytes | dict[str, object]) -> AppConfig:
     """Validate a configuration document; raise ConfigError with every problem listed."""
     try:
         data = json.loads(raw) if isinstance(raw, str | bytes) else raw
         return AppConfig.model_validate(data)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"configuration is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration: {problems}") from None
+    except (json.JSONDecodeError, ValidationError):
+        problems = config_problems(raw)
+    raise ConfigError(f"invalid configuration: {'; '.join(problems)}")

@@ -4,22 +4,25 @@ moto only patches clients created after it starts, so nothing is created at impo
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 
 from shared import observability
 from shared.aws.eventbridge import EventBridgePublisher
+from shared.aws.parameters import ParameterStore
 from shared.aws.rds import Rds
 from shared.aws.secrets import Secrets
 from shared.aws.sns import SnsNotifier
 from shared.aws.state_store import DynamoStateStore
 from shared.clock import Clock, SystemClock
 from shared.config import AppConfig, parse_config
+from shared.errors import ConfigError
 from shared.ports import StateStore
 from shared.settings import Settings, load_settings
 from shared.sql.mysql import PyMySqlConnector
@@ -44,23 +47,47 @@ class ClientFactory:
 
 
 class ConfigSource:
-    """The pipelines document: inline, or from SSM through Powertools' provider (cached for CONFIG_MAX_AGE, so an
-    edit of the parameter reaches running containers within minutes without a deploy)."""
+    """The pipelines document: inline (PIPELINES_CONFIG); else the operator's SSM parameter (CONFIG_PARAMETER_NAME,
+    never created or updated by the stack, written by `python -m ops config push`); else, only while that parameter
+    does not exist, the stack's seed (CONFIG_SEED_PARAMETER_NAME). Read at most every CONFIG_MAX_AGE seconds, so a
+    push reaches running containers within minutes without a deploy."""
 
     CONFIG_MAX_AGE = 300
 
-    def __init__(self, settings: Settings, clients: ClientFactory) -> None:
+    def __init__(
+        self, settings: Settings, clients: ClientFactory, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._settings = settings
         self._clients = clients
-        self._provider: Any = None
+        self._monotonic = monotonic
+        self._cached: tuple[float, AppConfig] | None = None
 
     def load(self) -> AppConfig:
         if self._settings.pipelines_config:
             return parse_config(self._settings.pipelines_config)
-        if self._provider is None:
-            self._provider = SSMProvider(boto3_client=self._clients.client("ssm", self._settings.target_region))
-        raw = self._provider.get(self._settings.config_parameter_name or "", max_age=self.CONFIG_MAX_AGE)
-        return parse_config(str(raw))
+        now = self._monotonic()
+        if self._cached is not None and now - self._cached[0] < self.CONFIG_MAX_AGE:
+            return self._cached[1]
+        name, raw = self._read()
+        try:
+            config = parse_config(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc.message} (document: SSM parameter {name})") from None
+        self._cached = (now, config)
+        return config
+
+    def _read(self) -> tuple[str, str]:
+        """(parameter name, document): the operator's, else the seed. Only a missing parameter falls back."""
+        store = ParameterStore(self._clients.client("ssm", self._settings.target_region))
+        names = [self._settings.config_parameter_name, self._settings.config_seed_parameter_name]
+        for name in filter(None, names):
+            raw = store.read(name)
+            if raw is not None:
+                return name, raw
+        raise ConfigError(
+            f"no pipelines document: neither {' nor '.join(filter(None, names))} exists; push one with "
+            "`python -m ops config push FILE`"
+        )
 
 
 def idempotency_layer(settings: Settings, clients: ClientFactory) -> Any:

@@ -34,6 +34,16 @@ class ConfigError(PipelineError):
         super().__init__("InvalidConfiguration", message, transient=False)
 
 
+class StatementTimedOut(PipelineError):
+    """A SQL statement ran past the time it was given and was cancelled on the server."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            "StatementTimedOut", f"statement ran past its {seconds:.0f}s and was cancelled", transient=True
+        )
+        self.seconds = seconds
+
+
 class SafetyViolation(PipelineError):
     """A deletion guard refused to act. Never retried: a human must look."""
 

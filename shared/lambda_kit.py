@@ -4,6 +4,7 @@ metrics, X-Ray tracing, and a handler factory so each service's app.py stays one
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +76,8 @@ def step_handler(step: Step) -> Handler:
             raise
         if resolved.idempotency is not None:
             resolved.idempotency[1].register_lambda_context(context)
+        # Per invocation (the container's Deps are shared): a step can stop before Lambda's timeout kills it.
+        resolved = replace(resolved, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
         return handle(step, event, resolved).model_dump()
 
     def handler(event: Any, context: Any = None, deps: Deps | None = None) -> dict[str, Any]:

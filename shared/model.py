@@ -55,6 +55,36 @@ class RunError(BaseModel):
     at: datetime
 
 
+# ---- post-restore SQL progress (resumable long SQL) ---------------------------------------------------------------
+class SqlProgress(BaseModel):
+    """How far the post-restore SQL of a run got, so a retry resumes after the last finished statement, and the
+    statement in flight, so a later look can tell that its invocation died (Lambda timeout or crash) before it
+    finished. Statements are numbered from 1; "the next statement" is number `done + 1`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    fingerprint: str  # of the statement list: a changed list starts over at statement 1
+    total: int
+    done: int = 0
+    # The next statement, over all its attempts:
+    full_attempts: int = 0  # starts with a whole invocation's time that ended before it finished
+    first_started_at: datetime | None = None
+    last_attempt_seconds: int | None = None  # whole seconds (DynamoDB stores no floats through boto3)
+    # The next statement while an invocation runs it (cleared when that attempt ends either way):
+    running_since: datetime | None = None
+    running_until: datetime | None = None  # that invocation's own end: past it (and a grace), the invocation died
+    running_fresh: bool = False  # it was the first statement of its invocation (had the whole invocation's time)
+    connection_id: int | None = None  # the server thread running it, to cancel it if it outlives its invocation
+
+    @property
+    def next_statement(self) -> int:
+        return self.done + 1
+
+    @property
+    def in_flight(self) -> bool:
+        return self.running_since is not None
+
+
 class Run(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -91,6 +121,8 @@ class Run(BaseModel):
     notify_claimed_at: datetime | None = None
     notification_abandoned: bool = False
     ended_at: datetime | None = None
+    # Post-restore SQL (setup-db-users): resumes after the last finished statement.
+    sql_progress: SqlProgress | None = None
 
     @property
     def pending_notification(self) -> bool:

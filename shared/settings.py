@@ -23,6 +23,7 @@ class Settings(BaseModel):
     source_region: str | None = Field(default=None, alias="SOURCE_REGION")
     kms_key_id: str | None = Field(default=None, alias="KMS_KEY_ID")
     config_parameter_name: str | None = Field(default=None, alias="CONFIG_PARAMETER_NAME")
+    config_seed_parameter_name: str | None = Field(default=None, alias="CONFIG_SEED_PARAMETER_NAME")
     pipelines_config: str | None = Field(default=None, alias="PIPELINES_CONFIG")
 
 

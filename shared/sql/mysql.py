@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pymysql
 from pymysql.converters import escape_string
 
 from shared.config import TlsConfig
-from shared.errors import PipelineError
+from shared.errors import PipelineError, StatementTimedOut
 
 AddressResolver = Callable[[str, int], tuple[str, int]]
 
@@ -26,18 +28,56 @@ _TRANSIENT_STATEMENT = frozenset({1205, 1213})  # lock wait timeout, deadlock: w
 
 
 class PyMySqlSession:
-    """One autocommit connection. `flavor` is "mariadb" or "mysql" (from `SELECT VERSION()`)."""
+    """One autocommit connection. `flavor` is "mariadb" or "mysql" (from `SELECT VERSION()`). `sibling` opens
+    another session with the same login, to cancel a statement of this one that runs past its timeout."""
 
-    def __init__(self, connection: pymysql.connections.Connection, endpoint: str) -> None:
+    def __init__(
+        self,
+        connection: pymysql.connections.Connection,
+        endpoint: str,
+        sibling: Callable[[], PyMySqlSession] | None = None,
+    ) -> None:
         self._connection = connection
         self._endpoint = endpoint
+        self._sibling = sibling
         self.flavor = "mysql"
         version = self.query("SELECT VERSION()")
         if version and "mariadb" in str(version[0][0]).lower():
             self.flavor = "mariadb"
 
-    def execute(self, statement: str, params: Sequence[object] = ()) -> None:
-        self._run(statement, params)
+    def execute(self, statement: str, params: Sequence[object] = (), timeout: float | None = None) -> None:
+        """With `timeout`, a watchdog cancels the statement on the server (`KILL QUERY <this connection>` from a
+        sibling connection, what the mysql client does on Ctrl-C) once it has run that long, and
+        `StatementTimedOut` is raised. Without a cancel the server would keep running it after the client is gone
+        (https://dev.mysql.com/worklog/task/?id=1242). Cancelling your own connection's statement needs no
+        privilege (https://dev.mysql.com/doc/refman/8.0/en/kill.html). A cancelled statement is rolled back (or,
+        cancelled at the moment it finished, done), so a statement the pipeline re-runs must be idempotent.
+        `SET SESSION max_execution_time` would not do: MySQL applies it to read-only SELECTs only
+        (https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_max_execution_time)."""
+        if timeout is None:
+            self._run(statement, params)
+            return
+        watchdog = _Watchdog(timeout, self._cancel_running)
+        try:
+            with watchdog:
+                self._run(statement, params)
+        except PipelineError:
+            if not watchdog.cancelled:
+                raise
+        else:
+            if not watchdog.cancelled:
+                return  # finished (if the cancel failed, it finished late, with the caller waiting for it)
+        # Cancelled; one cancelled at the very moment it finished is reported too, and re-running it is safe.
+        raise StatementTimedOut(timeout) from None
+
+    def _cancel_running(self) -> None:
+        if self._sibling is None:
+            raise PipelineError("CannotCancel", "no way to open a second connection to cancel the statement")
+        killer = self._sibling()
+        try:
+            killer.execute("KILL QUERY %s", (self._connection.thread_id(),))
+        finally:
+            killer.close()
 
     def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         return self._run(statement, params)
@@ -56,6 +96,30 @@ class PyMySqlSession:
             raise _statement_error(exc, statement, params, self._endpoint) from None
 
 
+class _Watchdog:
+    """Calls `cancel` once `seconds` have passed, unless the `with` block ends first; `cancelled` tells
+    whether it did. The block's thread waits for a running cancel before it goes on."""
+
+    def __init__(self, seconds: float, cancel: Callable[[], None]) -> None:
+        self.cancelled = False
+        self._cancel = cancel
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+
+    def _fire(self) -> None:
+        with contextlib.suppress(PipelineError, pymysql.err.Error, OSError):
+            self._cancel()  # if this fails, the statement runs on and the caller keeps waiting for it
+            self.cancelled = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+        self._timer.join()
+
+
 class PyMySqlConnector:
     """Implements `shared.ports.SqlConnector`. `address_resolver` maps an endpoint to the address dialled
     (the local runtime points fake RDS endpoints at its MariaDB server)."""
@@ -66,7 +130,7 @@ class PyMySqlConnector:
         self._tls = tls
         self._connect_timeout = connect_timeout
         self._resolve = address_resolver
-        self._context: ssl.SSLContext | None = None
+        self._contexts: dict[str, ssl.SSLContext] = {}
 
     def connect(self, host: str, port: int, user: str, password: str) -> PyMySqlSession:
         endpoint = f"{host}:{port}"
@@ -77,7 +141,7 @@ class PyMySqlConnector:
                 port=real_port,
                 user=user,
                 password=password,
-                ssl=self._ssl_context(),
+                ssl=self._ssl_context(host),
                 connect_timeout=self._connect_timeout,
                 autocommit=True,
                 charset="utf8mb4",
@@ -86,15 +150,17 @@ class PyMySqlConnector:
             raise _connect_error(exc, user, endpoint) from None
         try:
             _require_tls(connection, endpoint)
-            return PyMySqlSession(connection, endpoint)
+            return PyMySqlSession(connection, endpoint, sibling=lambda: self.connect(host, port, user, password))
         except BaseException:
             connection.close()
             raise
 
-    def _ssl_context(self) -> ssl.SSLContext:
-        if self._context is None:
-            self._context = build_ssl_context(self._tls)
-        return self._context
+    def _ssl_context(self, host: str) -> ssl.SSLContext:
+        """One context per endpoint: `verify-full` checks the certificate against the endpoint's name, also when
+        the address resolver dials another address (in AWS the two are the same)."""
+        if host not in self._contexts:
+            self._contexts[host] = build_ssl_context(self._tls, server_hostname=host)
+        return self._contexts[host]
 
 
 def _require_tls(connection: pymysql.connections.Connection, endpoint: str) -> None:
@@ -112,10 +178,44 @@ def _require_tls(connection: pymysql.connections.Connection, endpoint: str) -> N
         )
 
 
-def build_ssl_context(tls: TlsConfig) -> ssl.SSLContext:
+class _EndpointContext(ssl.SSLContext):
+    """Verifies the server's certificate against `endpoint`, whatever host name the driver passes (PyMySQL passes
+    the address it dialled)."""
+
+    endpoint = ""
+
+    def wrap_socket(  # type: ignore[override]
+        self,
+        sock: Any,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | None = None,
+        session: Any = None,
+    ) -> Any:
+        return super().wrap_socket(
+            sock,
+            server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=self.endpoint or server_hostname,
+            session=session,
+        )
+
+
+def build_ssl_context(tls: TlsConfig, server_hostname: str | None = None) -> ssl.SSLContext:
+    """`verify-full`: the certificate must chain to `tls.ca_bundle` (in AWS the RDS global bundle,
+    https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem) and name the endpoint: Aurora's server
+    certificate names the instance endpoint as CN and the cluster endpoint as a Subject Alternative Name, which
+    Python's ssl checks (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Security.html).
+    `required`: encrypted, certificate not checked."""
+    context: ssl.SSLContext
     if tls.mode == "verify-full":
+        pinned = _EndpointContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and hostname checks by default
+        pinned.endpoint = server_hostname or ""
+        context = pinned
         try:
-            context = ssl.create_default_context(cafile=tls.ca_bundle)
+            context.load_verify_locations(cafile=tls.ca_bundle)
         except (OSError, ssl.SSLError) as exc:
             raise PipelineError(
                 "TlsCaBundleUnreadable", f"cannot load CA bundle {tls.ca_bundle!r}: {exc}", transient=False
@@ -144,10 +244,11 @@ def _connect_error(exc: pymysql.err.Error, user: str, endpoint: str) -> Pipeline
     errno = _errno(exc)
     cause = getattr(exc, "original_exception", None)
     if isinstance(cause, ssl.SSLError):
+        # A verification failure says why: "Hostname mismatch, certificate is not valid for '...'" (connect to
+        # the cluster endpoint) or "unable to get local issuer certificate" (tls.ca_bundle lacks the RDS CA).
+        why = getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or cause
         return PipelineError(
-            "TlsHandshakeFailed",
-            f"TLS handshake with DB at {endpoint} failed: {getattr(cause, 'reason', None) or cause}",
-            transient=False,
+            "TlsHandshakeFailed", f"TLS handshake with DB at {endpoint} failed: {why}", transient=False
         )
     if errno == _TLS_UNAVAILABLE:
         return PipelineError(

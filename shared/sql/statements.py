@@ -65,3 +65,20 @@ def user_statements(user: DbUserConfig, password: str, flavor: Flavor) -> list[S
         else:
             statements.append(Statement("SET DEFAULT ROLE %s FOR %s@%s", (user.roles[0], *account)))
     return statements
+
+
+# ---- cancelling a statement a dead invocation left running (post-restore SQL) ---------------------------------------
+def connection_id() -> Statement:
+    return Statement("SELECT CONNECTION_ID()")
+
+
+def running_statement(connection: int, sql: str) -> Statement:
+    """Whether server connection `connection` is still running exactly `sql` (PROCESSLIST shows the full text;
+    without the PROCESS privilege an account sees its own connections only, which are the ones that matter)."""
+    return Statement("SELECT ID FROM information_schema.PROCESSLIST WHERE ID = %s AND INFO = %s", (connection, sql))
+
+
+def cancel_statement(connection: int) -> Statement:
+    """Stops the statement, not the connection; an account may always cancel its own connections' statements
+    (https://dev.mysql.com/doc/refman/8.0/en/kill.html)."""
+    return Statement("KILL QUERY %s", (connection,))

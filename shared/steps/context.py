@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +30,10 @@ class Deps:
     metric: Callable[[str, float], None] = field(default=lambda name, value: None)
     # A count with a `pipeline` dimension (the per-pipeline "no successful run" alarm reads RunsSucceeded by it).
     pipeline_metric: Callable[[str, str, float], None] = field(default=lambda name, pipeline, value: None)
+    # This invocation's remaining run time in seconds (the Lambda kit sets it from the Lambda context, per
+    # invocation; outside Lambda there is no deadline) and a monotonic clock to measure work with.
+    time_left: Callable[[], float] = field(default=lambda: math.inf)
+    monotonic: Callable[[], float] = field(default=time.monotonic)
 
     def pipeline(self, name: str) -> PipelineConfig:
         pipeline = self.config.pipeline(name)

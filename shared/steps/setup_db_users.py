@@ -1,11 +1,13 @@
 """setup-db-users: rotate the master password into Secrets Manager, run post-restore SQL, create roles and users.
 
 The new master password is stored in the secret *before* ModifyDBCluster, so a crash in between never leaves a
-password nobody knows; every statement is idempotent (DROP ... IF EXISTS, then CREATE), so a retry is safe.
+password nobody knows. The post-restore SQL runs one statement at a time and resumes after the last finished one
+(`post_restore_sql.py`); roles and users are idempotent (DROP ... IF EXISTS, then CREATE), so a retry is safe.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import string
 
@@ -15,6 +17,7 @@ from shared.model import RunStatus
 from shared.ports import ClusterView, SecretsGateway, SqlSession
 from shared.rds_states import failure_cause, is_failed
 from shared.sql.statements import Flavor, Statement, role_statements, user_statements
+from shared.steps.post_restore_sql import Budget, PostRestoreSql, SqlOutcome
 from shared.steps.turn import StepTurn
 
 # RDS master passwords: 8-41 printable ASCII, not '/', '"', '@' (botocore CreateDBCluster docs); no quotes/space.
@@ -45,27 +48,44 @@ def _rotate_master(turn: StepTurn, cluster: ClusterView, db: DatabaseConfig, vau
     turn.deps.rds_for(turn.run.target_region).set_master_password(cluster.identifier, password)
 
 
-def _execute(session: SqlSession, statements: list[Statement]) -> None:
+def _execute(session: SqlSession, statements: list[Statement], budget: Budget) -> None:
     for statement in statements:
-        session.execute(statement.sql, statement.params)
+        window = budget.window()  # a statement still running at the invocation's end is cancelled, then retried
+        session.execute(statement.sql, statement.params, timeout=None if math.isinf(window) else window)
 
 
-def configure(session: SqlSession, db: DatabaseConfig, vault: SecretsGateway) -> str:
-    """Post-restore SQL, then roles, then users with exactly their configured grants."""
+def user_passwords(db: DatabaseConfig, vault: SecretsGateway) -> dict[str, str]:
+    """Every configured user's password, checked before any SQL runs."""
     passwords = {u.name: vault.get_json(u.password_secret_id).get("password", "") for u in db.users}
     empty = [name for name, pw in passwords.items() if not pw]
     if empty:
         raise PipelineError("SecretMalformed", f"secrets of users {empty} hold no 'password'")
-    for sql in db.post_restore_sql:
-        session.execute(sql)
-    _execute(session, role_statements(db))
+    return passwords
+
+
+def configure_accounts(session: SqlSession, db: DatabaseConfig, passwords: dict[str, str], budget: Budget) -> str:
+    """Roles, then users with exactly their configured grants (after the post-restore SQL)."""
+    _execute(session, role_statements(db), budget)
     flavor: Flavor = "mariadb" if session.flavor == "mariadb" else "mysql"
     for user in db.users:
-        _execute(session, user_statements(user, passwords[user.name], flavor))
+        _execute(session, user_statements(user, passwords[user.name], flavor), budget)
     return (
         f"{len(db.post_restore_sql)} post-restore statement(s), {len(db.roles)} role(s), "
         f"{len(db.users)} user(s) configured over TLS"
     )
+
+
+def configure(turn: StepTurn, session: SqlSession, db: DatabaseConfig, passwords: dict[str, str]) -> None:
+    """Post-restore SQL (resumable, one statement at a time), then roles and users, then the next state."""
+    sql = PostRestoreSql(turn, session, db.post_restore_sql)
+    if sql.run() is SqlOutcome.STOPPED:
+        return
+    turn, budget = sql.turn, sql.budget
+    if db.post_restore_sql and not budget.room_for_another():
+        turn.wait(0, f"post-restore SQL done; {budget.left():.0f}s left, users follow in a fresh invocation")
+        return
+    summary = configure_accounts(session, db, passwords, budget)
+    turn.transition(RunStatus.ARCHIVING, summary)
 
 
 def act(turn: StepTurn) -> None:
@@ -90,6 +110,7 @@ def act(turn: StepTurn) -> None:
         )
         return
     master = vault.get_json(db.master_secret_id)
+    passwords = user_passwords(db, vault)
     session = deps.sql_for(db).connect(
         cluster.endpoint,
         cluster.port or 3306,
@@ -97,7 +118,6 @@ def act(turn: StepTurn) -> None:
         master.get("password", ""),
     )
     try:
-        summary = configure(session, db, vault)
+        configure(turn, session, db, passwords)
     finally:
         session.close()
-    turn.transition(RunStatus.ARCHIVING, summary)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from local_runtime.mariadb import ExternalMariaDB, MariaDBServer, generate_tls_material
+from local_runtime.mariadb import STANDIN_CLUSTER_DOMAIN, ExternalMariaDB, MariaDBServer, generate_tls_material
 from shared.config import DatabaseConfig, DbUserConfig, Grant, RoleConfig, TlsConfig
 from shared.errors import PipelineError
 from shared.sql.mysql import PyMySqlConnector, PyMySqlSession
@@ -175,6 +175,41 @@ def test_verify_full_accepts_the_server_ca_and_rejects_another(restored: Server,
             ENDPOINT, 3306, MASTER, MASTER_PASSWORD
         )
     assert failed.value.code == "TlsHandshakeFailed" and not failed.value.transient
+
+
+def _verify_full(server: Server, *, via_endpoint: bool) -> PyMySqlConnector:
+    """verify-full with the server's own CA; `via_endpoint`: every endpoint name is dialled at the server (as the
+    local runtime does for fake RDS endpoints), else the server's own address is dialled."""
+    assert server.ca_path is not None
+    tls = TlsConfig(mode="verify-full", ca_bundle=server.ca_path)
+    if not via_endpoint:
+        return PyMySqlConnector(tls, connect_timeout=5)
+    return PyMySqlConnector(tls, connect_timeout=5, address_resolver=lambda host, port: (server.host, server.port))
+
+
+def test_verify_full_checks_the_endpoint_name_not_the_address_dialled(restored: Server) -> None:
+    # Given the right CA, and a server whose certificate names 127.0.0.1 and cluster endpoints under
+    # STANDIN_CLUSTER_DOMAIN, as an Aurora certificate names its cluster endpoint
+    if not isinstance(restored, MariaDBServer):
+        pytest.skip("an external server's certificate names other hosts")
+    assert ENDPOINT.endswith(STANDIN_CLUSTER_DOMAIN)
+
+    # Then the names the certificate carries verify: the cluster endpoint (as in AWS) and the address itself
+    by_name = _verify_full(restored, via_endpoint=True).connect(ENDPOINT, 3306, MASTER, MASTER_PASSWORD)
+    by_address = _verify_full(restored, via_endpoint=False).connect(
+        restored.host, restored.port, MASTER, MASTER_PASSWORD
+    )
+    for session in (by_name, by_address):
+        assert session.query("SELECT 1") == [(1,)]
+        session.close()
+
+    # And another endpoint is refused, although the same server answers at the same address: the certificate is
+    # checked against the name the pipeline connects to, never the address behind it
+    other = "target.cluster-def456.us-east-1.rds.amazonaws.com"
+    with pytest.raises(PipelineError) as refused:
+        _verify_full(restored, via_endpoint=True).connect(other, 3306, MASTER, MASTER_PASSWORD)
+    assert refused.value.code == "TlsHandshakeFailed" and not refused.value.transient
+    assert f"Hostname mismatch, certificate is not valid for '{other}'" in refused.value.message
 
 
 def test_wrong_password_is_a_transient_login_refusal_without_the_password(restored: Server) -> None:

@@ -9,11 +9,14 @@ as Given (seed the fakes) / When (call the domain through its public API) / Then
 - `FakeRds` holds clusters, instances and snapshots as the port's views. A failure is injected by AWS error code and
   comes out as the `PipelineError` the adapter (`shared/aws/rds.py`) would raise: the same `translate()` decides
   the message and whether it is transient.
-- `Fakes` wires them (plus bus, notifier, secrets, SQL, clock and recorder) into a real `Deps`.
+- `FakeSqlConnector` records statements; with `durations` they use up a `FakeTimer` (the invocation's time left),
+  and one past its timeout is cancelled, as the PyMySQL adapter does.
+- `Fakes` wires them (plus bus, notifier, secrets, SQL, clock, timer and recorder) into a real `Deps`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -26,7 +29,14 @@ from botocore.exceptions import ClientError  # an exception class, for translate
 from shared.aws.errors import translate
 from shared.clock import epoch
 from shared.config import AppConfig, DatabaseConfig, PipelineConfig, parse_config
-from shared.errors import PipelineError, RunExistsError, StaleRunError, StaleWatchError, TargetBusyError
+from shared.errors import (
+    PipelineError,
+    RunExistsError,
+    StaleRunError,
+    StaleWatchError,
+    StatementTimedOut,
+    TargetBusyError,
+)
 from shared.events import DETAIL_MODELS, OutgoingEvent
 from shared.model import AuditRecord, PipelineWatch, Run, RunStatus, StepTiming
 from shared.naming import MANAGED_BY, TAG_MANAGED_BY, TAG_PIPELINE, lock_key_for
@@ -52,6 +62,7 @@ PIPELINE_DOC: dict[str, Any] = {
     "instances": {"instance_class": "db.r6g.large", "count": 2},
     "tags": {"environment": "staging"},
     "retention": {"keep_last": 2},
+    "masking": "required",
     "database": {
         "master_secret_id": "aurora-restore/db-credentials",
         "post_restore_sql": [
@@ -720,33 +731,63 @@ class FakeSecrets:
         self.values[secret_id] = dict(value)
 
 
+class FakeTimer:
+    """An invocation's time: `time_left` counts down while fake statements "run" (see FakeSqlConnector.durations),
+    `monotonic` only ever goes forward. Unlimited until a test gives the invocation a budget."""
+
+    def __init__(self) -> None:
+        self.budget = math.inf
+        self.total = 0.0
+        self._used = 0.0
+
+    def new_invocation(self, seconds: float) -> None:
+        self.budget, self._used = seconds, 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.total += seconds
+        self._used += seconds
+
+    def time_left(self) -> float:
+        return self.budget - self._used
+
+    def monotonic(self) -> float:
+        return self.total
+
+
 class FakeSqlSession:
     """Satisfies shared.ports.SqlSession: records statements; a statement containing a queued text fails."""
 
-    def __init__(self, connector: FakeSqlConnector, flavor: str) -> None:
+    def __init__(self, connector: FakeSqlConnector, flavor: str, connection_id: int) -> None:
         self._connector = connector
         self.flavor = flavor
+        self.connection_id = connection_id
         self.closed = False
 
-    def execute(self, statement: str, params: Sequence[object] = ()) -> None:
-        self._connector.run(statement, params)
+    def execute(self, statement: str, params: Sequence[object] = (), timeout: float | None = None) -> None:
+        self._connector.run(self, statement, params, timeout)
 
     def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        self._connector.run(statement, params)
-        return []
+        return self._connector.run(self, statement, params, None)
 
     def close(self) -> None:
         self.closed = True
 
 
 class FakeSqlConnector:
-    """Satisfies shared.ports.SqlConnector."""
+    """Satisfies shared.ports.SqlConnector. A statement takes `durations[text]` seconds of the timer (the first
+    text it contains); past its timeout it is cancelled (StatementTimedOut). `running` holds statements a dead
+    invocation left running on the server, by connection id: PROCESSLIST shows them, KILL QUERY stops them."""
 
-    def __init__(self, flavor: str = "mysql") -> None:
+    def __init__(self, flavor: str = "mysql", timer: FakeTimer | None = None) -> None:
         self.flavor = flavor
+        self.timer = timer or FakeTimer()
         self.connections: list[dict[str, Any]] = []
         self.statements: list[tuple[str, tuple[object, ...]]] = []
         self.sessions: list[FakeSqlSession] = []
+        self.durations: dict[str, float] = {}
+        self.cancelled: list[str] = []
+        self.running: dict[int, str] = {}
+        self.killed: list[int] = []
         self._failing: dict[str, PipelineError] = {}
         self.connect_failures = Failures()
 
@@ -756,15 +797,41 @@ class FakeSqlConnector:
     def connect(self, host: str, port: int, user: str, password: str) -> FakeSqlSession:
         self.connections.append({"host": host, "port": port, "user": user, "password": password})
         self.connect_failures.check("connect")
-        session = FakeSqlSession(self, self.flavor)
+        session = FakeSqlSession(self, self.flavor, connection_id=100 + len(self.sessions))
         self.sessions.append(session)
         return session
 
-    def run(self, statement: str, params: Sequence[object]) -> None:
+    def run(
+        self, session: FakeSqlSession, statement: str, params: Sequence[object], timeout: float | None
+    ) -> list[tuple[object, ...]]:
+        if statement == "SELECT CONNECTION_ID()":
+            return [(session.connection_id,)]
+        if "information_schema.PROCESSLIST" in statement:
+            connection_id, text = params
+            return [(connection_id,)] if self.running.get(int(str(connection_id))) == text else []
+        if statement == "KILL QUERY %s":
+            self.killed.append(int(str(params[0])))
+            self.running.pop(int(str(params[0])), None)
+            return []
         self.statements.append((statement, tuple(params)))
         for text, error in self._failing.items():
             if text in statement:
                 raise error
+        seconds = next((d for text, d in self.durations.items() if text in statement), 0.0)
+        if timeout is not None and seconds > timeout:
+            self.timer.advance(timeout)
+            self.cancelled.append(statement)
+            raise StatementTimedOut(timeout)
+        self.timer.advance(seconds)
+        return []
+
+    def executed(self) -> list[str]:
+        """Statements that ran to the end (not cancelled, not failed), in order."""
+        failed = [s for s, _ in self.statements if any(text in s for text in self._failing)]
+        done = [s for s, _ in self.statements]
+        for statement in [*self.cancelled, *failed]:
+            done.remove(statement)
+        return done
 
 
 # Wiring ---------------------------------------------------------------------------------------------------------
@@ -777,10 +844,14 @@ class Fakes:
     store: InMemoryStateStore = field(default_factory=InMemoryStateStore)
     bus: FakeBus = field(default_factory=FakeBus)
     notifier: FakeNotifier = field(default_factory=FakeNotifier)
+    timer: FakeTimer = field(default_factory=FakeTimer)
     sql: FakeSqlConnector = field(default_factory=FakeSqlConnector)
     recorder: Recorder = field(default_factory=Recorder)
     rds: dict[str, FakeRds] = field(default_factory=dict)
     secrets: dict[str, FakeSecrets] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sql.timer = self.timer  # statements use up the invocation's time
 
     def rds_in(self, region: str) -> FakeRds:
         if region not in self.rds:
@@ -820,6 +891,8 @@ class Fakes:
             idempotency=None,
             metric=self.recorder.metric,
             pipeline_metric=self.recorder.pipeline_metric,
+            time_left=self.timer.time_left,
+            monotonic=self.timer.monotonic,
         )
 
     def all_rds_calls(self) -> list[Call]:

@@ -162,7 +162,7 @@ def test_trigger_watch_accepts_an_expected_start_in_the_backup_window_format(exp
 @pytest.mark.parametrize(
     ("trigger_watch", "fragment"),
     [
-        ({"expected_start": "4am"}, "trigger_watch.expected_start: Value error, expected_start must be 'hh24:mi'"),
+        ({"expected_start": "4am"}, "trigger_watch.expected_start: expected_start must be 'hh24:mi'"),
         ({"expected_start": "25:00"}, "expected_start must be 'hh24:mi'"),
         ({"grace_minutes": 5}, "trigger_watch.grace_minutes"),
         ({"grace_minutes": 24 * 60}, "trigger_watch.grace_minutes"),

@@ -87,6 +87,7 @@ def test_guard_refuses_a_configured_source_cluster_when_a_config_slips_past_vali
         source_region="us-west-2",
         target_cluster_id="qa-aurora",
         database={"master_secret_id": "aurora-restore/qa"},
+        masking="not-needed",
     )
     with pytest.raises(ConfigError, match="a source cluster is also a target"):
         make_config(first, second)

@@ -133,7 +133,10 @@ def test_rds_event_for_a_deleted_instance_reaches_its_own_target_when_target_ids
     config = make_config(
         pipeline_doc(name="nightly", target_cluster_id="staging"),
         pipeline_doc(
-            name="nightly-eu", target_cluster_id="staging-eu", database={"master_secret_id": "aurora-restore/eu"}
+            name="nightly-eu",
+            target_cluster_id="staging-eu",
+            database={"master_secret_id": "aurora-restore/eu"},
+            masking="not-needed",
         ),
     )
     fakes = Fakes(config=config)

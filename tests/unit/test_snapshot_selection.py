@@ -294,7 +294,12 @@ def test_snapshot_event_that_concerns_no_pipeline_is_ignored(arn: str, message: 
 
 
 def test_one_snapshot_opens_a_run_for_every_pipeline_of_its_source() -> None:
-    second = pipeline_doc(name="qa", target_cluster_id="qa-aurora", database={"master_secret_id": "aurora-restore/qa"})
+    second = pipeline_doc(
+        name="qa",
+        target_cluster_id="qa-aurora",
+        database={"master_secret_id": "aurora-restore/qa"},
+        masking="not-needed",
+    )
     fakes = Fakes(config=make_config(pipeline_doc(), second))
     given_source(fakes)
     outcome = snapshot_check(fakes, rds_event("RDS-EVENT-0169", NIGHTLY_ARN))

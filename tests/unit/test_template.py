@@ -84,6 +84,7 @@ PARAMS = {
     "SecurityGroupIds": ["sg-0123456789abcdef0"],
     "SourceClusterId": "prod-aurora",
     "TargetClusterId": "staging-aurora",
+    "Masking": "not-needed",
 }
 
 
@@ -175,7 +176,10 @@ def test_globals(template: dict[str, Any]) -> None:
     assert set(variables) >= ENV_VARS
     assert variables["POWERTOOLS_SERVICE_NAME"] == "aurora-restore"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "AuroraRestore"
-    assert variables["CONFIG_PARAMETER_NAME"] == {"Ref": "PipelinesConfig"}
+    # The operator's document is not a stack resource (CloudFormation would overwrite it on the next update); the
+    # stack owns only the seed, read while the operator's document does not exist.
+    assert variables["CONFIG_PARAMETER_NAME"] == {"Fn::Sub": "/aurora-restore/${Environment}/pipelines"}
+    assert variables["CONFIG_SEED_PARAMETER_NAME"] == {"Ref": "PipelinesConfig"}
     layer = template["Resources"]["SharedLayer"]
     assert layer["Metadata"]["BuildMethod"] == "makefile"
     assert layer["Properties"]["CompatibleArchitectures"] == fn["Architectures"]
@@ -443,7 +447,7 @@ def test_pipelines_config_document_validates(
     stack = stack_of(template, **overrides)
     params = stack.params
     resource = template["Resources"]["PipelinesConfig"]["Properties"]
-    assert resource["Name"] == {"Fn::Sub": "/aurora-restore/${Environment}/pipelines"}
+    assert resource["Name"] == {"Fn::Sub": "/aurora-restore/${Environment}/pipelines.seed"}
     document = json.loads(evaluate(resource["Value"], stack))
     (pipeline,) = document["pipelines"]
     assert isinstance(pipeline["instances"]["count"], int)
@@ -464,6 +468,77 @@ def test_pipelines_config_document_validates(
     assert parsed.database.master_secret_id == "aurora-restore/dev/db-credentials"
 
 
+def _seed_document(template: dict[str, Any], overrides: dict[str, Any]) -> str:
+    stack = stack_of(template, **overrides)
+    return str(evaluate(template["Resources"]["PipelinesConfig"]["Properties"]["Value"], stack))
+
+
+def _ssm_names(template: dict[str, Any]) -> dict[str, Any]:
+    return {
+        logical_id: resource["Properties"]["Name"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::SSM::Parameter"
+    }
+
+
+def test_a_deploy_with_changed_parameters_never_touches_the_operators_document(template: dict[str, Any]) -> None:
+    # Given two deploys of the same stack with different parameters
+    first = _seed_document(template, {"InstanceCount": 1})
+    second = _seed_document(template, {"InstanceCount": 3, "RetentionKeepLast": 5})
+    # Then CloudFormation rewrites the seed it owns (its Value changes) ...
+    assert first != second
+    # ... but the document the functions read first is no resource of the stack: nothing it deploys names it
+    operators = {"Fn::Sub": "/aurora-restore/${Environment}/pipelines"}
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["CONFIG_PARAMETER_NAME"] == operators
+    assert _ssm_names(template) == {"PipelinesConfig": {"Fn::Sub": "/aurora-restore/${Environment}/pipelines.seed"}}
+    assert operators not in [resource.get("Properties", {}).get("Name") for resource in template["Resources"].values()]
+    # ... and the upgrade from the stack-owned document keeps it: the rename replaces the resource, and the old
+    # parameter (with the operator's edits) is retained instead of deleted
+    assert template["Resources"]["PipelinesConfig"]["UpdateReplacePolicy"] == "Retain"
+
+
+def test_functions_may_read_both_documents_and_write_neither(template: dict[str, Any]) -> None:
+    statements = template["Resources"]["FunctionBasePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (read,) = [s for s in statements if s.get("Sid") == "ReadConfiguration"]
+    assert read["Action"] == "ssm:GetParameter"
+    assert [r["Fn::Sub"] for r in read["Resource"]] == [
+        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/aurora-restore/${Environment}/pipelines",
+        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PipelinesConfig}",
+    ]
+    assert "ssm:PutParameter" not in json.dumps(template["Resources"])
+
+
+def test_the_masking_parameter_has_no_default_and_a_required_seed_refuses_to_run(template: dict[str, Any]) -> None:
+    from shared.config import parse_config
+    from shared.errors import ConfigError
+
+    # Given the Masking parameter: a deploy must choose (CloudFormation refuses a parameter without a value)
+    masking = template["Parameters"]["Masking"]
+    assert "Default" not in masking and masking["AllowedValues"] == ["required", "not-needed"]
+    # When the stack is deployed with Masking=required, the seed carries no masking SQL
+    seed = _seed_document(template, {"Masking": "required"})
+    # Then every function refuses it, saying what to do
+    with pytest.raises(ConfigError, match="masking is 'required' but database.post_restore_sql is empty"):
+        parse_config(seed)
+    # and with not-needed the copy is explicitly allowed to stay as restored
+    assert parse_config(_seed_document(template, {"Masking": "not-needed"})).pipelines[0].masking == "not-needed"
+
+
+def test_the_db_user_function_timeout_is_a_bounded_parameter(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["DbUserFunctionTimeout"]
+    assert parameter["MaxValue"] == 900 and parameter["MinValue"] >= 1  # Lambda's maximum is 900 s
+    function = template["Resources"]["SetupDbUsersFunction"]["Properties"]
+    assert function["Timeout"] == {"Ref": "DbUserFunctionTimeout"}
+    # The local runtime gives each invocation its function's timeout, as the template deploys it
+    from local_runtime.template_rules import functions
+
+    timeouts = {spec.step.value: spec.timeout for spec in functions(template)}
+    assert timeouts["setup-db-users"] == parameter["Default"]
+    assert {t for step, t in timeouts.items() if step != "setup-db-users"} == {
+        template["Globals"]["Function"]["Timeout"]
+    }
+
+
 def test_outputs(template: dict[str, Any]) -> None:
     outputs = set(template["Outputs"])
     assert {
@@ -475,6 +550,7 @@ def test_outputs(template: dict[str, Any]) -> None:
         "NotificationTopicArn",
         "PipelineKeyArn",
         "ConfigParameterName",
+        "ConfigSeedParameterName",
         "EventsDeadLetterQueueUrl",
         "FailedInvocationsQueueUrl",
     } <= outputs
