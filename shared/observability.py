@@ -3,15 +3,21 @@ composition root (shared.deps) and the Lambda kit never import each other."""
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE = "aurora-restore"
 NAMESPACE = "AuroraRestore"
+# Stacks of several environments may share an account and region: every metric carries its environment, and every
+# alarm of a stack reads only its own (template: the `environment` dimension of each AuroraRestore alarm).
+ENVIRONMENT = os.environ.get("ENVIRONMENT", "local")
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+metrics.set_default_dimensions(environment=ENVIRONMENT)
 
 
 def count(name: str, value: float = 1) -> None:
@@ -20,7 +26,7 @@ def count(name: str, value: float = 1) -> None:
 
 
 def count_for_pipeline(name: str, pipeline: str, value: float = 1) -> None:
-    """An EMF count with dimensions {service, pipeline}, written at once as its own record: `metrics` applies its
+    """An EMF count with dimensions {service, environment, pipeline}, written at once as its own record: `metrics` applies its
     dimensions to every metric of a flush, so a per-pipeline dimension needs a metric of its own
     (https://docs.powertools.aws.dev/lambda/python/latest/core/metrics/#single-metric)."""
     with single_metric(
@@ -28,6 +34,6 @@ def count_for_pipeline(name: str, pipeline: str, value: float = 1) -> None:
         unit=MetricUnit.Count,
         value=value,
         namespace=NAMESPACE,
-        default_dimensions={"service": SERVICE, "pipeline": pipeline},
+        default_dimensions={"service": SERVICE, "environment": ENVIRONMENT, "pipeline": pipeline},
     ):
         pass

@@ -30,15 +30,22 @@ def test_pipeline_count_is_an_emf_record_with_service_and_pipeline_dimensions(ca
     observability.count_for_pipeline("RunsSucceeded", "nightly")
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     [directive] = record["_aws"]["CloudWatchMetrics"]
-    assert directive["Namespace"] == "AuroraRestore" and directive["Dimensions"] == [["service", "pipeline"]]
+    assert directive["Namespace"] == "AuroraRestore" and directive["Dimensions"] == [
+        ["service", "environment", "pipeline"]
+    ]
     assert (record["service"], record["pipeline"], record["RunsSucceeded"]) == ("aurora-restore", "nightly", [1.0])
+    assert record["environment"] == observability.ENVIRONMENT
 
 
 def test_the_alarm_reads_that_metric_with_missing_data_as_breaching() -> None:
     alarm = load_template()["Resources"]["NoSuccessfulRunAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AuroraRestore", "RunsSucceeded", "Sum")
     dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
-    assert dimensions == {"service": "aurora-restore", "pipeline": {"Ref": "PipelineName"}}
+    assert dimensions == {
+        "service": "aurora-restore",
+        "environment": {"Ref": "Environment"},
+        "pipeline": {"Ref": "PipelineName"},
+    }
     assert alarm["TreatMissingData"] == "breaching"
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
     assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"], "every period of the range without a success"

@@ -780,3 +780,17 @@ def test_secrets_are_scoped_to_the_stacks_environment(template: dict[str, Any]) 
             assert not fnmatchcase(
                 f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{prod_secret}-AbCdEf", pattern
             )
+
+
+def test_every_alarm_on_the_pipelines_metrics_reads_only_its_own_environment(template: dict[str, Any]) -> None:
+    """Two stacks (dev, prod) in one account publish to the same namespace: each alarm must read only its own
+    environment's metrics, or dev's alarms fire on prod's failures (and the other way round)."""
+    alarms = {
+        logical_id: alarm["Properties"]
+        for logical_id, alarm in resources_of(template, "AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"].get("Namespace") == "AuroraRestore"
+    }
+    assert len(alarms) >= 4
+    for logical_id, props in alarms.items():
+        dimensions = {d["Name"]: d["Value"] for d in props["Dimensions"]}
+        assert dimensions.get("environment") == {"Ref": "Environment"}, logical_id
