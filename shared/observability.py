@@ -26,8 +26,8 @@ def count(name: str, value: float = 1) -> None:
 
 
 def count_for_pipeline(name: str, pipeline: str, value: float = 1) -> None:
-    """An EMF count with dimensions {service, environment, pipeline}, written at once as its own record: `metrics` applies its
-    dimensions to every metric of a flush, so a per-pipeline dimension needs a metric of its own
+    """An EMF count with dimensions {service, environment, pipeline}, written at once as its own record: `metrics`
+    applies its dimensions to every metric of a flush, so a per-pipeline dimension needs a metric of its own
     (https://docs.powertools.aws.dev/lambda/python/latest/core/metrics/#single-metric)."""
     with single_metric(
         name=name,
