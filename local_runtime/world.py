@@ -5,7 +5,6 @@ snapshot; the previous target cluster (owned, with instances); older copies and 
 from __future__ import annotations
 
 import json
-from copy import deepcopy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,53 +13,17 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.rds.models import rds_backends
 
 from local_runtime.runtime import LocalRuntime
+from local_runtime.sample_pipeline import DEFAULT_PIPELINE, SOURCE_REGION, TARGET_REGION, default_config
 from local_runtime.template_rules import load_template, parameter_defaults, table_definitions
 from shared.clock import iso
 from shared.config import AppConfig, parse_config
 from shared.naming import MANAGED_BY, TAG_MANAGED_BY, TAG_PIPELINE, TAG_RUN, instance_id
 from shared.settings import Settings
 
-SOURCE_REGION = "us-east-1"
-TARGET_REGION = "us-west-2"
+__all__ = ["DEFAULT_PIPELINE", "SOURCE_REGION", "TARGET_REGION", "World", "default_config"]
+
 BUS_NAME = "aurora-restore-dev"
 USER_PASSWORDS = {"app": "App-pass-9f8e7d6c5b4a", "analyst": "Analyst-pass-1a2b3c4d5e"}
-
-DEFAULT_PIPELINE: dict[str, Any] = {
-    "name": "nightly",
-    "source_cluster_id": "prod-aurora",
-    "source_region": SOURCE_REGION,
-    "target_cluster_id": "staging-aurora",
-    "target_region": TARGET_REGION,
-    "kms_key_id": "alias/aurora-restore",
-    "db_subnet_group": "staging-db-subnets",
-    "security_group_ids": ["sg-0a1b2c3d4e5f60718"],
-    "instances": {"instance_class": "db.r6g.large", "count": 2},
-    "tags": {"environment": "staging"},
-    "retention": {"keep_last": 2},
-    "masking": "required",
-    "database": {
-        "master_secret_id": "aurora-restore/db-credentials",
-        "post_restore_sql": [
-            "UPDATE appdb.customers SET email = CONCAT('customer', id, '@example.invalid'), "
-            "full_name = CONCAT('Customer ', id)"
-        ],
-        "roles": [{"name": "app_read", "grants": [{"privileges": ["SELECT"], "on": "appdb.*"}]}],
-        "users": [
-            {
-                "name": "app",
-                "password_secret_id": "aurora-restore/nightly/app",
-                "grants": [{"privileges": ["SELECT", "INSERT", "UPDATE", "DELETE"], "on": "appdb.*"}],
-            },
-            {"name": "analyst", "password_secret_id": "aurora-restore/nightly/analyst", "roles": ["app_read"]},
-        ],
-    },
-}
-
-
-def default_config(**overrides: Any) -> dict[str, Any]:
-    pipeline = deepcopy(DEFAULT_PIPELINE)
-    pipeline.update(overrides)
-    return {"pipelines": [pipeline]}
 
 
 class World:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError  # an exception class, for translate(); no client is ever created
 
+from local_runtime.sample_pipeline import DEFAULT_PIPELINE, TARGET_REGION
 from shared.aws.errors import translate
 from shared.clock import epoch
 from shared.config import AppConfig, DatabaseConfig, PipelineConfig, parse_config
@@ -44,42 +45,10 @@ from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequ
 from shared.steps.context import Deps
 
 ACCOUNT = "123456789012"
-SOURCE_REGION = "us-east-1"
-TARGET_REGION = "us-west-2"
 T0 = datetime(2026, 11, 25, 3, 10, tzinfo=UTC)  # production's nightly backup has just finished
 RUN_ID = "20261125t0310-3f9a1c2b7d"
 
-# The pipeline of local_runtime/world.py (DEFAULT_PIPELINE), copied because importing that module imports moto.
-PIPELINE_DOC: dict[str, Any] = {
-    "name": "nightly",
-    "source_cluster_id": "prod-aurora",
-    "source_region": SOURCE_REGION,
-    "target_cluster_id": "staging-aurora",
-    "target_region": TARGET_REGION,
-    "kms_key_id": "alias/aurora-restore",
-    "db_subnet_group": "staging-db-subnets",
-    "security_group_ids": ["sg-0a1b2c3d4e5f60718"],
-    "instances": {"instance_class": "db.r6g.large", "count": 2},
-    "tags": {"environment": "staging"},
-    "retention": {"keep_last": 2},
-    "masking": "required",
-    "database": {
-        "master_secret_id": "aurora-restore/db-credentials",
-        "post_restore_sql": [
-            "UPDATE appdb.customers SET email = CONCAT('customer', id, '@example.invalid'), "
-            "full_name = CONCAT('Customer ', id)"
-        ],
-        "roles": [{"name": "app_read", "grants": [{"privileges": ["SELECT"], "on": "appdb.*"}]}],
-        "users": [
-            {
-                "name": "app",
-                "password_secret_id": "aurora-restore/nightly/app",
-                "grants": [{"privileges": ["SELECT", "INSERT", "UPDATE", "DELETE"], "on": "appdb.*"}],
-            },
-            {"name": "analyst", "password_secret_id": "aurora-restore/nightly/analyst", "roles": ["app_read"]},
-        ],
-    },
-}
+PIPELINE_DOC: dict[str, Any] = DEFAULT_PIPELINE  # the demo night's pipeline (never mutated: see pipeline_doc)
 
 
 def pipeline_doc(**overrides: Any) -> dict[str, Any]:
