@@ -4,6 +4,7 @@ bus, the pipeline's own events, the scheduler's tick. Pure functions of their in
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,18 +19,23 @@ def event_key(envelope: dict[str, Any]) -> str:
     return str(envelope.get("detail-type"))
 
 
-def rds_event(
-    at: datetime,
-    account: str,
-    region: str,
-    detail_type: str,
-    event_id: str,
-    arn: str,
-    source_id: str,
-    source_type: str,
-    message: str,
-    category: str,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RdsNotice:
+    """What an RDS event says: which resource, which EventID, in which words (as in the Aurora event list)."""
+
+    region: str
+    detail_type: str
+    event_id: str
+    arn: str
+    source_id: str
+    source_type: str
+    message: str
+    category: str
+
+
+def rds_event(at: datetime, account: str, notice: RdsNotice) -> dict[str, Any]:
+    region, detail_type, event_id, arn = notice.region, notice.detail_type, notice.event_id, notice.arn
+    source_id, source_type, message, category = notice.source_id, notice.source_type, notice.message, notice.category
     return {
         "version": "0",
         "id": str(uuid.uuid4()),

@@ -20,6 +20,7 @@ from unittest import mock
 
 from moto.rds.models import DBCluster, rds_backends
 
+from local_runtime.envelopes import RdsNotice
 from local_runtime.faults import InjectedError
 from shared.rds_states import Condition, condition
 
@@ -67,17 +68,7 @@ class Timeline(Protocol):
 
     def later(self, seconds: float, action: Callable[[], None]) -> None: ...
 
-    def emit_rds_event(
-        self,
-        region: str,
-        detail_type: str,
-        event_id: str,
-        arn: str,
-        source_id: str,
-        source_type: str,
-        message: str,
-        category: str,
-    ) -> None: ...
+    def emit_rds_event(self, notice: RdsNotice) -> None: ...
 
 
 class RdsEmulator:
@@ -220,7 +211,8 @@ class RdsEmulator:
     ) -> None:
         arn_kind, detail_type, source_type = kind
         arn = f"arn:aws:rds:{region}:{self.account}:{arn_kind}:{resource_id}"
-        self.timeline.emit_rds_event(region, detail_type, event_id, arn, resource_id, source_type, message, category)
+        notice = RdsNotice(region, detail_type, event_id, arn, resource_id, source_type, message, category)
+        self.timeline.emit_rds_event(notice)
 
     def _on_CopyDBClusterSnapshot(self, region: str, params: dict[str, Any]) -> None:  # noqa: N802
         snapshot_id = params["TargetDBClusterSnapshotIdentifier"]

@@ -22,7 +22,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from local_runtime.aws_hooks import CrashingStore, HookedClientFactory
 from local_runtime.clock import SimClock
 from local_runtime.database_endpoints import DatabaseEndpoints
-from local_runtime.envelopes import event_key, pipeline_event, rds_event
+from local_runtime.envelopes import RdsNotice, event_key, pipeline_event, rds_event
 from local_runtime.event_queue import ACTION, EVENT, EventQueue
 from local_runtime.faults import (
     Fault,
@@ -170,21 +170,9 @@ class LocalRuntime:
         for delay in delays:
             self.schedule(delay, EVENT, (bus, envelope, None, 0, concurrent))
 
-    def emit_rds_event(
-        self,
-        region: str,
-        detail_type: str,
-        event_id: str,
-        arn: str,
-        source_id: str,
-        source_type: str,
-        message: str,
-        category: str,
-    ) -> None:
+    def emit_rds_event(self, notice: RdsNotice) -> None:
         at = self.clock.now() + timedelta(seconds=self.durations.rds_event_latency)
-        envelope = rds_event(
-            at, self.account, region, detail_type, event_id, arn, source_id, source_type, message, category
-        )
+        envelope = rds_event(at, self.account, notice)
         self.publish("default", envelope, self.durations.rds_event_latency)
 
     def put_pipeline_event(self, detail_type: str, detail: dict[str, Any]) -> None:
