@@ -10,7 +10,7 @@ import contextlib
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from typer.core import TyperGroup
@@ -415,10 +415,11 @@ def config_push(ctx: typer.Context, file: Annotated[str, typer.Argument(help="a 
     raise typer.Exit(config_commands.push(_read(file), _environment(settings), store, sys.stdout))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console script entry point (`aurora-restore`) and `python -m ops`."""
-    try:
-        app(args=argv, prog_name="aurora-restore", standalone_mode=True)
-    except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    """Console script entry point (`aurora-restore`) and `python -m ops`; `out` captures what it prints."""
+    with contextlib.redirect_stdout(out) if out is not None else contextlib.nullcontext():
+        try:
+            app(args=argv, prog_name="aurora-restore", standalone_mode=True)
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else (1 if exc.code else 0)
     return 0

@@ -85,6 +85,10 @@ def _explain(exc: BaseException) -> CliError | None:  # noqa: C901 - one flat ma
         return CliError(f"invalid request: {exc}", "check the names given on the command line", USAGE)
     if isinstance(exc, ClientError):
         return _client_error(exc)
+    if isinstance(exc, ValueError) and str(exc).startswith("Invalid endpoint"):  # botocore, e.g. AWS_REGION=""
+        return CliError(
+            f"{exc}", "give --region REGION (an empty AWS_REGION does not count) or a valid --endpoint-url", USAGE
+        )
     if isinstance(exc, PipelineError):  # the state store's adapter translates ClientError (shared.aws.errors)
         wrapped = ClientError({"Error": {"Code": exc.code, "Message": exc.message}}, "DynamoDB")
         return _client_error(wrapped)

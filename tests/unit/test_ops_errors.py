@@ -23,6 +23,7 @@ def client_error(code: str, message: str, operation: str = "Query") -> ClientErr
     ("exc", "words", "hint", "exit_code"),
     [
         (NoRegionError(), "no AWS region", "--region", USAGE),
+        (ValueError("Invalid endpoint: https://dynamodb..amazonaws.com"), "Invalid endpoint", "--region", USAGE),
         (NoCredentialsError(), "no usable AWS credentials", "aws sso login", USAGE),
         (client_error("ResourceNotFoundException", "Requested resource not found"), "not found", "--stack", AWS),
         (
