@@ -7,6 +7,7 @@ line with a hint and a non-zero exit code (ops.errors.explain), never a tracebac
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -210,7 +211,10 @@ def watch(
         line = f"{run.status.value}" + (f" ({run.last_error.code}: {run.last_error.message})" if run.last_error else "")
         if line != last:
             if settings.json:
-                console.print_json(data={"at": iso(datetime.now(UTC)), **render.run_row(run)})
+                # one JSON object per line (JSON Lines): a script reads each change as it comes
+                console.print(
+                    json.dumps({"at": iso(datetime.now(UTC)), **render.run_row(run)}), soft_wrap=True, markup=False
+                )
             else:
                 console.print(f"{iso(datetime.now(UTC))} {run.run_id} {line}", soft_wrap=True, markup=False)
             last = line

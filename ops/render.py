@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from shared.clock import iso
 from shared.model import AuditRecord, Run, RunStatus
@@ -40,7 +41,7 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[obj
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:
-        grid.add_row(*(text(cell) for cell in row))
+        grid.add_row(*(Text(text(cell)) for cell in row))  # Text: a `[code]` in a message is not markup
     console().print(grid)
 
 

@@ -157,6 +157,10 @@ def test_watch_follows_a_run_until_it_ends(runtime: Any, world: Any, monkeypatch
     assert code == 1, text
     assert text.index("REQUESTED") < text.index("COPYING") < text.index("CONFIGURING_DB") < text.index("FAILED")
     assert "Cause [InternalError]" in text
+    # -o json: one object per change of state, each line parses
+    monkeypatch.setattr(rerun, "sleep", lambda _: None)
+    code, text = cli("watch", run.run_id, "-o", "json")
+    assert code == 1 and [json.loads(line)["status"] for line in text.splitlines()] == ["FAILED"]
 
 
 def test_audit_rejected_lists_refusals(runtime: Any, world: Any) -> None:
@@ -166,14 +170,14 @@ def test_audit_rejected_lists_refusals(runtime: Any, world: Any) -> None:
         at=at,
         kind="refused",
         step="snapshot-check",
-        message="target busy",
+        message="target [busy]",
         pipeline="nightly",
         code="TargetBusy",
         trigger="RestoreRequested x",
     )
     runtime.deps.store.audit(refusal)
     code, text = cli("audit", "--rejected")
-    assert code == 0 and "TargetBusy" in text and "target busy" in text
+    assert code == 0 and "TargetBusy" in text and "target [busy]" in text  # brackets are text, not markup
     [row] = json.loads(cli("audit", "--rejected", "-o", "json")[1])
     assert row["code"] == "TargetBusy" and row["subject"] == "pipeline#nightly"
 
