@@ -7,9 +7,10 @@ approximateInvokeCount) and `responsePayload`:
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
 A message without `requestPayload` is taken as the event itself (a dead-letter queue holds the bare event).
 
-Only this application's own events are re-published: PutEvents refuses a `Source` that begins with `aws.`
-(https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html), so an RDS event's
-message stays in the queue and is reported with the function to invoke by hand."""
+Only this application's own events are re-published: an account may not put events with an AWS service's `aws.*`
+source (a failed entry, `NotAuthorizedForSourceException`, in
+https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsResultEntry.html; UNVERIFIED that every
+`aws.*` source is refused), so an RDS event's message stays in the queue, reported with the function to invoke."""
 
 from __future__ import annotations
 
