@@ -36,10 +36,16 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+# Columns of free text: they wrap (at spaces; a word longer than the column folds) and take the width left over.
+# Every other column (ids, times, statuses, codes) stays on one line.
+WRAPPING = {"MESSAGE": 3, "TRIGGER": 1, "MOVE": 1, "LAST ERROR": 3, "WHY": 3, "OUTCOME": 2, "FUNCTION": 1}
+
+
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     grid = Table(title=title, title_justify="left", expand=False)
     for column in columns:
-        grid.add_column(column, overflow="fold")
+        wraps = column in WRAPPING
+        grid.add_column(column, overflow="fold", no_wrap=not wraps, ratio=WRAPPING.get(column))
     for row in rows:
         grid.add_row(*(Text(text(cell)) for cell in row))  # Text: a `[code]` in a message is not markup
     console().print(grid)
