@@ -38,14 +38,16 @@ def _plain(value: Any) -> Any:
 
 # Columns of free text: they wrap (at spaces; a word longer than the column folds) and take the width left over.
 # Every other column (ids, times, statuses, codes) stays on one line.
-WRAPPING = {"MESSAGE": 3, "TRIGGER": 1, "MOVE": 1, "LAST ERROR": 3, "WHY": 3, "OUTCOME": 2, "FUNCTION": 1}
+WRAPPING = {"MESSAGE": 3, "TRIGGER": 2, "MOVE": 1, "LAST ERROR": 3, "WHY": 3, "OUTCOME": 2, "FUNCTION": 1}
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    grid = Table(title=title, title_justify="left", expand=False)
+    grid = Table(title=title, title_justify="left", expand=any(c in WRAPPING for c in columns))
     for column in columns:
         wraps = column in WRAPPING
-        grid.add_column(column, overflow="fold", no_wrap=not wraps, ratio=WRAPPING.get(column))
+        grid.add_column(
+            column, overflow="fold", no_wrap=not wraps, ratio=WRAPPING.get(column), min_width=16 if wraps else None
+        )
     for row in rows:
         grid.add_row(*(Text(text(cell)) for cell in row))  # Text: a `[code]` in a message is not markup
     console().print(grid)
