@@ -1,142 +1,241 @@
-"""`python -m ops <command>`: what an on-call operator needs, reading the same tables the pipeline writes.
+"""`aurora-restore` (also `python -m ops`): the operator's one CLI, reading the tables the pipeline writes.
 
-    python -m ops status [--pipeline nightly]      recent runs, newest first
-    python -m ops show RUN_ID                       one run: summary and its audit trail (timeline)
-    python -m ops stalled [--overdue-minutes 10]    active runs whose next check is overdue or deadline near
-    python -m ops rerun --pipeline nightly [--snapshot rds:prod-... [--allow-older]] [--reason ...]
-    python -m ops config validate [FILE]            every problem of FILE (or of the live document), with paths
-    python -m ops config push FILE                  validate, then make FILE the live pipelines document
-
-Tables and bus are read from the stack's outputs (--stack, default `aurora-restore`, the samconfig default; the
-prod stack is `aurora-restore-prod`): their names carry the environment and the stack id. Override them with
---state-table/--audit-table/--bus or the environment variables the functions use (STATE_TABLE_NAME,
-AUDIT_TABLE_NAME, EVENT_BUS_NAME); --region or TARGET_REGION selects the region.
-`config` works on /aurora-restore/<--environment or ENVIRONMENT, default dev>/pipelines.
-"""
+Global options (--stack, --region, --endpoint-url, -o/--output, --environment and the name overrides) are accepted
+before or after the command: GlobalOptionsGroup moves them in front before parsing. Every AWS error becomes one
+line with a hint and a non-zero exit code (ops.errors.explain), never a traceback."""
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
-import os
 import sys
-import uuid
+import time
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import Annotated, Any, TextIO
 
-import boto3
-from botocore.exceptions import ClientError
+import typer
+from typer.core import TyperGroup
 
-from ops import config_commands
-from shared import report
+from ops import config_commands, redrive, render, rerun
+from ops.errors import REFUSED, USAGE, CliError, explain
+from ops.hints import hint_for
+from ops.session import Settings
 from shared.aws.parameters import ParameterStore
 from shared.aws.state_store import DynamoStateStore
 from shared.clock import iso
-from shared.events import PIPELINE_SOURCE, RestoreRequestedDetail
-from shared.transitions import ACTIVE_STATUSES, DetailType
+from shared.model import Run
+from shared.outside_run import REJECTED, UNMATCHED, pipeline_subject
+from shared.report import summary
+from shared.transitions import ACTIVE_STATUSES
+
+# Global options: name -> takes a value. Moved before the command wherever they are written.
+GLOBAL_OPTIONS = {
+    "--stack": True,
+    "--region": True,
+    "--endpoint-url": True,
+    "-o": True,
+    "--output": True,
+    "--environment": True,
+    "--state-table": True,
+    "--audit-table": True,
+    "--bus": True,
+}
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def hoist_global_options(args: list[str]) -> list[str]:
+    """`status --region x` -> `--region x status`: global options first, the rest in order (`--` stops it)."""
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            if "=" in arg or not GLOBAL_OPTIONS[name]:
+                front.append(arg)
+            else:
+                front += args[index : index + 2]
+                index += 1
+        else:
+            rest.append(arg)
+        index += 1
+    return front + rest
+
+
+class GlobalOptionsGroup(TyperGroup):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's click Context
+        return super().parse_args(ctx, hoist_global_options(args))
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:  # typer's own exits and usage errors are not AWS errors: explain() passes them
+            error = explain(exc)
+            if error is None:
+                raise
+            fail(error)
+
+
+def fail(error: CliError) -> None:
+    console = render.console(stderr=True)
+    console.print(f"[bold red]error:[/bold red] {error.message}", markup=True, soft_wrap=True)
+    if error.hint:
+        console.print(f"hint: {error.hint}", soft_wrap=True)
+    raise typer.Exit(error.exit_code)
+
+
+app = typer.Typer(
+    cls=GlobalOptionsGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Operate aurora-restore: runs, reruns, audit, failed invocations, the pipelines document. "
+    "There is no `rollback` command yet (it needs the blue/green swap of issue 9); roll back with "
+    "`rerun --snapshot ID --allow-older`.",
+)
+config_app = typer.Typer(no_args_is_help=True, help="Check, show or push the pipelines document.")
+app.add_typer(config_app, name="config")
+
+Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    stack: Annotated[
+        str, typer.Option(envvar="AURORA_RESTORE_STACK", help="stack whose outputs name tables, bus, queues")
+    ] = "aurora-restore",
+    region: Annotated[str | None, typer.Option(envvar="TARGET_REGION", help="AWS region of the stack")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(help="AWS endpoint (moto server, local)")] = None,
+    output: Output = "table",
+    environment: Annotated[
+        str | None, typer.Option(envvar="ENVIRONMENT", help="dev|prod: names the pipelines document")
+    ] = None,
+    state_table: Annotated[str | None, typer.Option(envvar="STATE_TABLE_NAME")] = None,
+    audit_table: Annotated[str | None, typer.Option(envvar="AUDIT_TABLE_NAME")] = None,
+    bus: Annotated[str | None, typer.Option(envvar="EVENT_BUS_NAME")] = None,
+) -> None:
+    if output not in ("table", "json"):
+        raise typer.BadParameter("table or json", param_hint="--output")
+    ctx.obj = Settings(
+        stack=stack,
+        region=region,
+        endpoint_url=endpoint_url,
+        output=output,
+        environment=environment,
+        state_table=state_table,
+        audit_table=audit_table,
+        bus=bus,
     )
-    parser.add_argument("--region", default=os.environ.get("TARGET_REGION") or os.environ.get("AWS_REGION"))
-    parser.add_argument("--stack", default=os.environ.get("AURORA_RESTORE_STACK", "aurora-restore"))
-    parser.add_argument("--state-table", default=os.environ.get("STATE_TABLE_NAME"))
-    parser.add_argument("--audit-table", default=os.environ.get("AUDIT_TABLE_NAME"))
-    parser.add_argument("--bus", default=os.environ.get("EVENT_BUS_NAME"))
-    commands = parser.add_subparsers(dest="command", required=True)
-    status = commands.add_parser("status", help="recent runs")
-    status.add_argument("--pipeline")
-    status.add_argument("--limit", type=int, default=20)
-    show = commands.add_parser("show", help="one run with its audit trail")
-    show.add_argument("run_id")
-    stalled = commands.add_parser("stalled", help="active runs that need a look")
-    stalled.add_argument("--overdue-minutes", type=int, default=10)
-    rerun = commands.add_parser("rerun", help="publish RestoreRequested")
-    rerun.add_argument("--pipeline", required=True)
-    rerun.add_argument("--snapshot", help="snapshot id or ARN to pin; default: the newest automated one")
-    rerun.add_argument(
-        "--allow-older",
-        action="store_true",
-        help="with --snapshot: restore it even if it is older than the snapshot the target holds (a rollback)",
-    )
-    rerun.add_argument("--reason")
-    config = commands.add_parser("config", help="check or push the pipelines document")
-    config.add_argument("--environment", default=os.environ.get("ENVIRONMENT", "dev"))
-    config_commands = config.add_subparsers(dest="config_command", required=True)
-    validate = config_commands.add_parser("validate", help="list every problem; no FILE: the live document")
-    validate.add_argument("file", nargs="?", help="a JSON file, or - for stdin")
-    push = config_commands.add_parser("push", help="validate, then write where the functions read it")
-    push.add_argument("file", help="a JSON file, or - for stdin")
-    return parser
 
 
-# Option -> the stack output that names it (infra/template.src.yaml, Outputs).
-STACK_OUTPUTS = {"state_table": "StateTableName", "audit_table": "AuditTableName", "bus": "EventBusName"}
+def settings_of(ctx: typer.Context) -> Settings:
+    settings = ctx.find_object(Settings)
+    assert settings is not None
+    return settings
 
 
-class StackNotFound(Exception):
-    """The stack to read names from is missing or lacks an output."""
+def store_of(settings: Settings) -> DynamoStateStore:
+    return DynamoStateStore(settings.client("dynamodb"), settings.name("state_table"), settings.name("audit_table"))
 
 
-def fill_names_from_stack(args: argparse.Namespace, cloudformation: Any = None) -> None:
-    """Every name not given on the command line or in the environment, from the stack's outputs."""
-    missing = [option for option in STACK_OUTPUTS if not getattr(args, option)]
-    if not missing:
+# ---- Runs --------------------------------------------------------------------------------------------------------
+@app.command()
+def status(
+    ctx: typer.Context,
+    pipeline: Annotated[str | None, typer.Option(help="only this pipeline")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+) -> None:
+    """Recent runs, newest first."""
+    settings = settings_of(ctx)
+    rows = [render.run_row(run) for run in store_of(settings).recent_runs(pipeline, limit)]
+    if settings.json:
+        render.print_json(rows)
         return
-    cloudformation = cloudformation or boto3.client("cloudformation", region_name=args.region)
-    try:
-        (stack,) = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
-    except ClientError as exc:
-        raise StackNotFound(f"stack {args.stack!r}: {exc.response['Error'].get('Message', exc)}") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    for option in missing:
-        if STACK_OUTPUTS[option] not in outputs:
-            raise StackNotFound(f"stack {args.stack!r} has no output {STACK_OUTPUTS[option]}")
-        setattr(args, option, outputs[STACK_OUTPUTS[option]])
+    columns = ["RUN", "PIPELINE", "STATUS", "STARTED", "NEXT CHECK", "LAST ERROR"]
+    render.table(None, columns, ([r[k] for k in r] for r in rows))
+    if not rows:
+        render.console().print("no runs" + (f" of pipeline {pipeline}" if pipeline else ""))
 
 
-def _store(args: argparse.Namespace) -> DynamoStateStore:
-    return DynamoStateStore(boto3.client("dynamodb", region_name=args.region), args.state_table, args.audit_table)
-
-
-def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    runs = _store(args).recent_runs(args.pipeline, args.limit)
-    out.write(f"{'RUN':<26} {'PIPELINE':<12} {'STATUS':<17} {'STARTED':<21} {'NEXT CHECK':<21} LAST ERROR\n")
-    for run in runs:
-        nxt = "-" if run.status.is_terminal and run.notified_at else iso(run.next_check_at)
-        error = run.failure or run.last_error
-        out.write(
-            f"{run.run_id:<26} {run.pipeline:<12} {run.status.value:<17} {iso(run.created_at):<21} "
-            f"{nxt:<21} {error.code + ': ' + error.message[:80] if error else ''}\n"
-        )
-    return 0
-
-
-def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
-    store = _store(args)
-    run = store.get_run(args.run_id)
+def _get_run(settings: Settings, run_id: str) -> tuple[DynamoStateStore, Run]:
+    store = store_of(settings)
+    run = store.get_run(run_id)
     if run is None:
-        out.write(f"no run {args.run_id} in {args.state_table}\n")
-        return 1
-    out.write(report.summary(run) + "\n\nAudit trail:\n")
-    for record in store.audit_trail(run.run_id):
-        move = f" {record.from_status}->{record.to_status}" if record.kind == "transition" else ""
-        out.write(
-            f"  {iso(record.at)} {record.step:<21} {record.kind:<10}{move} [{record.trigger or ''}] {record.message}\n"
-        )
-    return 0
+        raise CliError(f"no run {run_id} in {settings.name('state_table')}", "list runs: `aurora-restore status`")
+    return store, run
 
 
-def cmd_stalled(args: argparse.Namespace, out: TextIO, now: datetime | None = None) -> int:
+@app.command()
+def show(ctx: typer.Context, run_id: str) -> None:
+    """One run: summary, a timeline chart, its failure with the operator's hint, and its audit trail."""
+    settings = settings_of(ctx)
+    store, run = _get_run(settings, run_id)
+    stages = render.timeline(run, datetime.now(UTC))
+    trail = [render.audit_row(record) for record in store.audit_trail(run.run_id)]
+    failure = run.failure
+    if settings.json:
+        data = run.model_dump(mode="json")
+        data.update(timeline=stages, audit=trail, hint=hint_for(failure.code) if failure else None)
+        render.print_json(data)
+        return
+    console = render.console()
+    console.print(summary(run).split("\n\nStep timings")[0], soft_wrap=True, markup=False)
+    if failure:
+        console.print(f"hint: {hint_for(failure.code)}", soft_wrap=True, markup=False)
+    console.print()
+    render.timeline_chart(stages)
+    columns = ["AT", "STEP", "KIND", "MOVE", "TRIGGER", "MESSAGE"]
+    render.table(
+        "Audit trail", columns, ([r["at"], r["step"], r["kind"], r["move"], r["trigger"], r["message"]] for r in trail)
+    )
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    run_id: str,
+    interval: Annotated[float, typer.Option(min=0.0, help="seconds between polls")] = 15.0,
+    timeout: Annotated[float, typer.Option(min=0.0, help="give up after this many seconds (0: never)")] = 0.0,
+) -> None:
+    """Follow a run live: a line per change of state, until it ends (exit 0 SUCCEEDED, 1 otherwise)."""
+    settings = settings_of(ctx)
+    store, run = _get_run(settings, run_id)
+    console = render.console()
+    started = time.monotonic()
+    last = ""
+    while True:
+        line = f"{run.status.value}" + (f" ({run.last_error.code}: {run.last_error.message})" if run.last_error else "")
+        if line != last:
+            if settings.json:
+                # one JSON object per line (JSON Lines): a script reads each change as it comes
+                console.print(
+                    json.dumps({"at": iso(datetime.now(UTC)), **render.run_row(run)}), soft_wrap=True, markup=False
+                )
+            else:
+                console.print(f"{iso(datetime.now(UTC))} {run.run_id} {line}", soft_wrap=True, markup=False)
+            last = line
+        if run.status.is_terminal:
+            break
+        if timeout and time.monotonic() - started >= timeout:
+            raise CliError(f"run {run_id} still {run.status.value} after {timeout:g} s", "watch it again", 1)
+        rerun.sleep(interval)
+        fresh = store.get_run(run_id)
+        run = fresh or run
+    if not settings.json:
+        console.print(summary(run), soft_wrap=True, markup=False)
+    raise typer.Exit(0 if run.status.value == "SUCCEEDED" else 1)
+
+
+def stalled_runs(store: DynamoStateStore, moment: datetime, overdue_minutes: int) -> list[dict[str, Any]]:
     """Overdue: the orchestrator check should have looked by now. Near deadline: less than 10% of time left."""
-    store = _store(args)
-    moment = now or datetime.now(UTC)
-    overdue = moment - timedelta(minutes=args.overdue_minutes)
-    found = 0
-    for status in ACTIVE_STATUSES:
-        for run in store.due_runs(status, moment + timedelta(days=365), 500):
+    overdue = moment - timedelta(minutes=overdue_minutes)
+    found = []
+    for state in ACTIVE_STATUSES:
+        for run in store.due_runs(state, moment + timedelta(days=365), 500):
             window = run.deadline_at - run.state_entered_at
             reasons = []
             if run.next_check_at <= overdue:
@@ -148,79 +247,183 @@ def cmd_stalled(args: argparse.Namespace, out: TextIO, now: datetime | None = No
             elif run.last_error:  # a busy resource or a queued copy: waited for, no attempt spent
                 reasons.append(f"waiting on {run.last_error.code} (no attempt spent)")
             if reasons:
-                found += 1
-                out.write(f"{run.run_id} {run.pipeline} {status.value}: {'; '.join(reasons)}\n")
-    if not found:
-        out.write("no stalled runs\n")
-    return 1 if found else 0
+                found.append(
+                    {"run_id": run.run_id, "pipeline": run.pipeline, "status": state.value, "reasons": reasons}
+                )
+    return found
 
 
-def cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
-    if args.allow_older and not args.snapshot:
-        out.write("--allow-older needs --snapshot: only a pinned snapshot may roll the target back\n")
-        return 2
-    detail = RestoreRequestedDetail(
-        pipeline=args.pipeline,
-        snapshot_identifier=args.snapshot,
-        allow_older=args.allow_older,
-        request_id=f"ops-{uuid.uuid4().hex[:12]}",
-        requested_by=os.environ.get("USER", "operator"),
-        reason=args.reason,
+@app.command()
+def stalled(
+    ctx: typer.Context,
+    overdue_minutes: Annotated[int, typer.Option(min=1)] = 10,
+) -> None:
+    """Active runs whose check is overdue, whose deadline is near, or that are retrying (exit 1 if any)."""
+    settings = settings_of(ctx)
+    found = stalled_runs(store_of(settings), datetime.now(UTC), overdue_minutes)
+    if settings.json:
+        render.print_json(found)
+    elif found:
+        render.table(None, ["RUN", "PIPELINE", "STATUS", "WHY"], ([f[k] for k in f] for f in found))
+    else:
+        render.console().print("no stalled runs")
+    raise typer.Exit(1 if found else 0)
+
+
+# ---- Reruns ------------------------------------------------------------------------------------------------------
+@app.command("rerun")
+def rerun_command(
+    ctx: typer.Context,
+    pipeline: Annotated[str, typer.Option(help="the pipeline to run now")],
+    snapshot: Annotated[str | None, typer.Option(help="snapshot id or ARN to pin; default the newest")] = None,
+    allow_older: Annotated[bool, typer.Option(help="with --snapshot: may roll the target back")] = False,
+    reason: Annotated[str | None, typer.Option(help="why (audited)")] = None,
+    request_id: Annotated[str | None, typer.Option(help="pin the request id (default: a fresh one)")] = None,
+    wait: Annotated[bool, typer.Option(help="wait for the pipeline's answer")] = False,
+    timeout: Annotated[float, typer.Option(min=0.0, help="with --wait: seconds")] = 120.0,
+    interval: Annotated[float, typer.Option(min=0.0, help="with --wait: seconds between polls")] = 3.0,
+) -> None:
+    """Validate, then publish RestoreRequested; with --wait, report the run it opened or why it was refused."""
+    settings = settings_of(ctx)
+    rerun.check_request(settings, pipeline, snapshot, allow_older)
+    detail = rerun.new_request(pipeline, snapshot, allow_older, reason, request_id)
+    request = str(detail.request_id)
+    store = store_of(settings)
+    if request_id:
+        rerun.refuse_repeat(store, pipeline, request_id)
+    rerun.publish(settings, detail)
+    answer = rerun.wait_for_answer(store, pipeline, request, timeout, interval) if wait else None
+    if settings.json:
+        data: dict[str, Any] = {"request_id": request, "pipeline": pipeline, "bus": settings.name("bus")}
+        if answer:
+            data.update(outcome=answer.outcome, run_id=answer.run_id, code=answer.code, message=answer.message)
+        render.print_json(data)
+    else:
+        console = render.console()
+        console.print(f"RestoreRequested {request} published on {settings.name('bus')}", markup=False)
+        if answer is None:
+            console.print(f"follow it: aurora-restore status --pipeline {pipeline}", markup=False)
+        elif answer.outcome == "opened":
+            console.print(f"opened run {answer.run_id}; follow it: aurora-restore watch {answer.run_id}", markup=False)
+        else:
+            code = f" [{answer.code}]" if answer.code else ""
+            console.print(f"{answer.outcome}{code}: {answer.message}", soft_wrap=True, markup=False)
+    if answer and answer.outcome != "opened":
+        raise typer.Exit(REFUSED)
+
+
+# ---- Audit and failed invocations --------------------------------------------------------------------------------
+@app.command()
+def audit(
+    ctx: typer.Context,
+    rejected: Annotated[bool, typer.Option(help="only rejected, refused and ignored records")] = False,
+    subject: Annotated[str | None, typer.Option(help="a run id or pipeline#<name>")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """Recent audit records outside runs: rejected events, refused and ignored triggers (newest first)."""
+    settings = settings_of(ctx)
+    store = store_of(settings)
+    if subject:
+        subjects = [subject]
+    else:
+        pipelines = {run.pipeline for run in store.recent_runs(None, 100)}
+        with contextlib.suppress(CliError):  # without a readable document, the pipelines of recent runs
+            pipelines |= {p.name for p in rerun.live_pipelines(settings)}
+        subjects = [REJECTED, UNMATCHED, *sorted(pipeline_subject(p) for p in pipelines)]
+    records = [record for s in subjects for record in store.audit_trail(s)]
+    if rejected:
+        records = [r for r in records if r.kind in ("rejected", "refused", "ignored")]
+    rows = [render.audit_row(r) for r in sorted(records, key=lambda r: r.at, reverse=True)[:limit]]
+    if settings.json:
+        render.print_json(rows)
+        return
+    columns = ["AT", "SUBJECT", "KIND", "CODE", "TRIGGER", "MESSAGE"]
+    render.table(
+        None, columns, ([r["at"], r["subject"], r["kind"], r["code"], r["trigger"], r["message"]] for r in rows)
     )
-    events = boto3.client("events", region_name=args.region)
-    response = events.put_events(
-        Entries=[
-            {
-                "Source": PIPELINE_SOURCE,
-                "DetailType": DetailType.RESTORE_REQUESTED.value,
-                "Detail": detail.model_dump_json(exclude_none=True),
-                "EventBusName": args.bus,
-            }
-        ]
-    )
-    if response.get("FailedEntryCount"):
-        out.write(f"rejected by EventBridge: {json.dumps(response['Entries'])}\n")
-        return 1
-    out.write(
-        f"RestoreRequested {detail.request_id} published on {args.bus}; follow it with "
-        f"`python -m ops status --pipeline {args.pipeline}`\n"
-    )
-    return 0
+    if not rows:
+        render.console().print("no records")
 
 
+@app.command("redrive")
+def redrive_command(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option(help="list what would be re-published; change nothing")] = False,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+) -> None:
+    """Re-publish the original events of FailedInvocationsQueue's messages on the bus (deleting each one sent)."""
+    settings = settings_of(ctx)
+    done = redrive.redrive(settings, dry_run, limit)
+    if settings.json:
+        render.print_json([vars(d) for d in done])
+    else:
+        render.table(
+            None,
+            ["MESSAGE", "SOURCE", "DETAIL TYPE", "FUNCTION", "OUTCOME"],
+            ([d.message_id, d.source, d.detail_type, d.function, d.outcome] for d in done),
+        )
+        if not done:
+            render.console().print("the queue is empty")
+    raise typer.Exit(1 if any(d.outcome.startswith("kept") for d in done) else 0)
+
+
+# ---- The pipelines document --------------------------------------------------------------------------------------
 def _read(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
-
-
-def cmd_config(args: argparse.Namespace, out: TextIO) -> int:
-    def store() -> ParameterStore:
-        return ParameterStore(boto3.client("ssm", region_name=args.region))
-
-    if args.config_command == "validate":
-        if args.file:  # offline: no AWS credentials or region needed
-            return config_commands.validate(_read(args.file), args.environment, None, out)
-        return config_commands.validate(None, args.environment, store(), out)
-    return config_commands.push(_read(args.file), args.environment, store(), out)
-
-
-COMMANDS: dict[str, Any] = {
-    "status": cmd_status,
-    "show": cmd_show,
-    "stalled": cmd_stalled,
-    "rerun": cmd_rerun,
-    "config": cmd_config,
-}
-
-
-def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
-    args = _parser().parse_args(argv)
     try:
-        if args.command != "config":  # the pipelines document is found by environment, not through the stack
-            fill_names_from_stack(args)
-    except StackNotFound as exc:
-        out.write(f"{exc}; name it with --stack, or give --state-table, --audit-table and --bus\n")
-        return 2
-    return int(COMMANDS[args.command](args, out))
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}", "", USAGE) from None
+
+
+def _environment(settings: Settings) -> str:
+    return settings.environment or "dev"
+
+
+@config_app.command("validate")
+def config_validate(
+    ctx: typer.Context, file: Annotated[str | None, typer.Argument(help="a JSON file, - for stdin")] = None
+) -> None:
+    """Every problem of FILE, or (no FILE) of the live document."""
+    settings = settings_of(ctx)
+    out = sys.stdout
+    if file:  # offline: no AWS credentials or region needed
+        code = config_commands.validate(_read(file), _environment(settings), None, out)
+    else:
+        code = config_commands.validate(None, _environment(settings), ParameterStore(settings.client("ssm")), out)
+    raise typer.Exit(code)
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """The live pipelines document (yours, else the stack's seed) and where it is read from."""
+    settings = settings_of(ctx)
+    live = config_commands.live_document(ParameterStore(settings.client("ssm")), _environment(settings))
+    if live is None:
+        raise CliError(f"no pipelines document for environment {_environment(settings)}", "`config push FILE`")
+    name, text = live
+    if settings.json:
+        render.console().print_json(text)
+    else:
+        render.console().print(f"{name}:", markup=False)
+        render.console().print_json(text)
+
+
+@config_app.command("push")
+def config_push(ctx: typer.Context, file: Annotated[str, typer.Argument(help="a JSON file, - for stdin")]) -> None:
+    """Validate FILE, then make it the live pipelines document (nothing is written on a problem)."""
+    settings = settings_of(ctx)
+    store = ParameterStore(settings.client("ssm"))
+    raise typer.Exit(config_commands.push(_read(file), _environment(settings), store, sys.stdout))
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    """Console script entry point (`aurora-restore`) and `python -m ops`; `out` captures what it prints."""
+    with contextlib.redirect_stdout(out) if out is not None else contextlib.nullcontext():
+        try:
+            app(args=argv, prog_name="aurora-restore", standalone_mode=True)
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else (1 if exc.code else 0)
+    return 0

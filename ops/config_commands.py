@@ -1,4 +1,4 @@
-"""`python -m ops config validate|push`: check a pipelines document before it goes live, then write it where the
+"""`aurora-restore config validate|push`: check a pipelines document before it goes live, then write it where the
 functions read it (`/aurora-restore/<env>/pipelines`, which no deploy overwrites). A document with any problem is
 never written; the one live keeps working."""
 
@@ -58,7 +58,7 @@ def push(text: str, environment: str, store: DocumentStore, out: TextIO) -> int:
         out.write("nothing pushed; the live document is unchanged\n")
         return 1
     name = document_parameter(environment)
-    version = store.write(name, check.compact, "aurora-restore pipelines document (python -m ops config push)")
+    version = store.write(name, check.compact, "aurora-restore pipelines document (aurora-restore config push)")
     out.write(
         f"pushed to {name} (version {version}); running functions pick it up within 5 minutes. "
         "The stack never overwrites it; its seed is no longer read.\n"

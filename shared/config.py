@@ -37,6 +37,13 @@ _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 
 
+def pipeline_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a pipeline, or None (the operator CLI checks it before publishing a rerun)."""
+    if _PIPELINE_NAME.match(name):
+        return None
+    return "pipeline name: lowercase letters, digits, single hyphens, 1-32 chars"
+
+
 def _check(pattern: re.Pattern[str], what: str) -> AfterValidator:
     def validate(value: str) -> str:
         if not pattern.match(value):
@@ -252,8 +259,9 @@ class PipelineConfig(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _PIPELINE_NAME.match(value):
-            raise ValueError("pipeline name: lowercase letters, digits, single hyphens, 1-32 chars")
+        problem = pipeline_name_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("source_account_id", "target_account_id")

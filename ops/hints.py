@@ -1,0 +1,33 @@
+"""What an operator does about a run's failure code (the README's Troubleshooting table, in one line each)."""
+
+from __future__ import annotations
+
+HINTS = {
+    "TargetNotOwned": "tag the target `aurora-restore:pipeline=<name>` if it is this pipeline's; nothing was deleted",
+    "InstanceNotOwned": "tag the instance `aurora-restore:pipeline=<name>` if it really is this pipeline's",
+    "TargetDeletionProtected": "turn deletion protection off if the target may be replaced, then rerun",
+    "TargetIsSourceCluster": "the target is a configured source: fix the pipelines document",
+    "TargetBusy": "another run holds the target: wait for it (`aurora-restore status`)",
+    "ForeignSnapshot": "the snapshot belongs to another account: check who forwards events, or set source_account_id",
+    "OlderThanTarget": "to roll back on purpose: `rerun --snapshot ID --allow-older`",
+    "KMSKeyNotAccessibleFault": "the key must be in the target region, enabled, and usable by the role",
+    "SnapshotQuotaExceeded": "delete old manual cluster snapshots, lower retention.keep_last or raise the quota",
+    "RestoreFailed": "fix the cause (KMS key, parameter group, capacity), then rerun",
+    "InstanceFailed": "fix the cause (KMS key, parameter group, capacity), then rerun",
+    "ClusterFailed": "fix the cause (KMS key, parameter group, capacity), then rerun",
+    "DbLoginRefused": "check the db-credentials secret and RDS-EVENT-0016",
+    "DbUnreachable": "the DB-user function cannot reach the cluster: subnets, security groups (3306), VPC endpoints",
+    "TlsNotNegotiated": "check the cluster parameter group and tls.ca_bundle",
+    "TlsHandshakeFailed": "check tls.ca_bundle (the RDS global bundle) and the endpoint",
+    "SecretNotFound": "create the secret named in the message",
+    "SourceSnapshotMissing": "rerun: the newest snapshot is used",
+    "InvalidConfiguration": "`aurora-restore config validate`, then `config push FILE`, then `aurora-restore redrive`",
+    "StatementTooLong": "raise DbUserFunctionTimeout (max 900), or split/batch the statement; then rerun",
+    "DeadlineExceeded": "the state took longer than its deadline: look at the audit trail, then rerun",
+}
+
+
+def hint_for(code: str) -> str:
+    if code.startswith("AccessDenied"):
+        return "a missing IAM permission: the message names the API; add it to the function's policy"
+    return HINTS.get(code, "see the README's Troubleshooting table and the audit trail below")
