@@ -93,7 +93,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     help="Operate aurora-restore: runs, reruns, audit, failed invocations, the pipelines document. "
-    "There is no `rollback` command yet (it needs the blue/green swap of issue 9); roll back with "
+    "There is no `rollback` command yet (it needs the restore-beside-and-swap cut-over); roll back with "
     "`rerun --snapshot ID --allow-older`.",
 )
 config_app = typer.Typer(no_args_is_help=True, help="Check, show or push the pipelines document.")
