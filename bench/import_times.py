@@ -10,9 +10,11 @@ AWS_LAMBDA_FUNCTION_NAME set, which is how Powertools detects Lambda), dummy cre
   from or written to __pycache__), as when the layer ships none (/opt is read-only in Lambda, so nothing is cached
   there either).
 
-Prints the median milliseconds per import and the ratio to `import boto3` in the same mode.
+Prints the median milliseconds per import and the ratio to `import boto3` in the same mode. `--compare REV` also
+measures the code of a git revision (exported with `git archive` to a temporary directory), in the same run.
 
-    .venv/bin/python bench/import_times.py              # 9 samples per import and mode
+    .venv/bin/python bench/import_times.py                      # this tree, 9 samples per import and mode
+    .venv/bin/python bench/import_times.py --compare 6e21bc2    # before (that revision) and after (this tree)
     .venv/bin/python bench/import_times.py --reps 15 --mode bytecode
 """
 
@@ -27,14 +29,18 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROBE = "import time; t = time.perf_counter(); import {module}; print((time.perf_counter() - t) * 1000)"
+PROBE = (
+    "import time; t = time.perf_counter(); import {module}; ms = (time.perf_counter() - t) * 1000\n"
+    "import shared; assert shared.__file__.startswith({root!r}), shared.__file__\n"
+    "print(ms)"
+)
 
 
-def lambda_environment() -> dict[str, str]:
+def lambda_environment(root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "PYTHON"))}
     env.update(
         {
-            "LAMBDA_TASK_ROOT": str(ROOT),
+            "LAMBDA_TASK_ROOT": str(root),
             "AWS_LAMBDA_FUNCTION_NAME": "aurora-restore-bench",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
             "AWS_REGION": "eu-west-1",
@@ -43,7 +49,7 @@ def lambda_environment() -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
             "POWERTOOLS_SERVICE_NAME": "aurora-restore",
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(root),
         }
     )
     return env
@@ -53,49 +59,64 @@ def handler_modules() -> list[str]:
     return sorted(f"services.{p.parent.name}.app" for p in (ROOT / "services").glob("*/app.py"))
 
 
-def sample(module: str, mode: str, env: dict[str, str]) -> float:
+def sample(module: str, mode: str, root: Path) -> float:
     args = [sys.executable]
-    run_env = dict(env)
+    env = lambda_environment(root)
     with tempfile.TemporaryDirectory() as empty_cache:
         if mode == "source":
             args.append("-B")
-            run_env["PYTHONPYCACHEPREFIX"] = empty_cache
+            env["PYTHONPYCACHEPREFIX"] = empty_cache
         out = subprocess.run(  # noqa: S603 - our interpreter and a fixed probe, no outside input
-            [*args, "-c", PROBE.format(module=module)],
-            env=run_env,
-            cwd=ROOT,
+            [*args, "-c", PROBE.format(module=module, root=str(root))],
+            env=env,
+            cwd=root,
             capture_output=True,
             text=True,
             check=False,
         )
     if out.returncode != 0:
-        raise SystemExit(f"import {module} failed ({mode}):\n{out.stderr}")
+        raise SystemExit(f"import {module} failed ({mode}, {root}):\n{out.stderr}")
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def median_ms(module: str, mode: str, reps: int, env: dict[str, str]) -> float:
+def median_ms(module: str, mode: str, reps: int, root: Path) -> float:
     if mode == "bytecode":
-        sample(module, mode, env)  # warm-up: writes the .pyc files the following samples read
-    return statistics.median(sample(module, mode, env) for _ in range(reps))
+        sample(module, mode, root)  # warm-up: writes the .pyc files the following samples read
+    return statistics.median(sample(module, mode, root) for _ in range(reps))
+
+
+def export(rev: str, into: Path) -> Path:
+    archive = subprocess.run(  # noqa: S603 - git, on a revision the operator named
+        ["git", "-C", str(ROOT), "archive", rev, "shared", "services"],  # noqa: S607 - git from PATH
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)  # noqa: S603, S607
+    return into
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--reps", type=int, default=9)
     parser.add_argument("--mode", choices=["bytecode", "source", "both"], default="both")
+    parser.add_argument("--compare", metavar="REV", help="also measure this git revision (before)")
     args = parser.parse_args(argv)
     modes = ["bytecode", "source"] if args.mode == "both" else [args.mode]
-    env = lambda_environment()
-    print(f"python {sys.version.split()[0]}, {args.reps} samples, median ms (ratio to import boto3)")
-    print(f"{'import':<42}" + "".join(f"{m:>22}" for m in modes))
-    rows = ["boto3", *handler_modules()]
-    floor = {m: median_ms("boto3", m, args.reps, env) for m in modes}
-    for module in rows:
-        cells = []
-        for m in modes:
-            ms = floor[m] if module == "boto3" else median_ms(module, m, args.reps, env)
-            cells.append(f"{ms:>13.0f} ({ms / floor[m]:.2f}x)")
-        print(f"{module:<42}" + "".join(f"{c:>22}" for c in cells))
+    with tempfile.TemporaryDirectory() as before_dir:
+        trees = {"this tree": ROOT}
+        if args.compare:
+            trees = {args.compare: export(args.compare, Path(before_dir)), **trees}
+        columns = [(name, root, mode) for name, root in trees.items() for mode in modes]
+        print(f"python {sys.version.split()[0]}, {args.reps} samples, median ms (ratio to import boto3, same mode)")
+        print(f"{'import':<34}" + "".join(f"{f'{name} {mode}':>26}" for name, _, mode in columns))
+        floor = {mode: median_ms("boto3", mode, args.reps, ROOT) for mode in modes}
+        print(f"{'boto3':<34}" + "".join(f"{floor[mode]:>17.0f} (1.00x)" for _, _, mode in columns))
+        for module in handler_modules():
+            cells = []
+            for _, root, mode in columns:
+                ms = median_ms(module, mode, args.reps, root)
+                cells.append(f"{ms:>17.0f} ({ms / floor[mode]:.2f}x)")
+            print(f"{module:<34}" + "".join(cells))
 
 
 if __name__ == "__main__":
