@@ -79,10 +79,17 @@ def sample(module: str, mode: str, root: Path) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def median_ms(module: str, mode: str, reps: int, root: Path) -> float:
-    if mode == "bytecode":
-        sample(module, mode, root)  # warm-up: writes the .pyc files the following samples read
-    return statistics.median(sample(module, mode, root) for _ in range(reps))
+def medians_ms(module: str, columns: list[tuple[Path, str]], reps: int) -> list[float]:
+    """Median per (tree, mode) column; the samples of all columns alternate, so a change of machine load (other
+    processes) weighs on every column alike."""
+    for root, mode in columns:
+        if mode == "bytecode":
+            sample(module, mode, root)  # warm-up: writes the .pyc files the following samples read
+    samples: list[list[float]] = [[] for _ in columns]
+    for _ in range(reps):
+        for i, (root, mode) in enumerate(columns):
+            samples[i].append(sample(module, mode, root))
+    return [statistics.median(s) for s in samples]
 
 
 def export(rev: str, into: Path) -> Path:
@@ -109,13 +116,11 @@ def main(argv: list[str] | None = None) -> None:
         columns = [(name, root, mode) for name, root in trees.items() for mode in modes]
         print(f"python {sys.version.split()[0]}, {args.reps} samples, median ms (ratio to import boto3, same mode)")
         print(f"{'import':<34}" + "".join(f"{f'{name} {mode}':>26}" for name, _, mode in columns))
-        floor = {mode: median_ms("boto3", mode, args.reps, ROOT) for mode in modes}
+        floor = dict(zip(modes, medians_ms("boto3", [(ROOT, mode) for mode in modes], args.reps), strict=True))
         print(f"{'boto3':<34}" + "".join(f"{floor[mode]:>17.0f} (1.00x)" for _, _, mode in columns))
         for module in handler_modules():
-            cells = []
-            for _, root, mode in columns:
-                ms = median_ms(module, mode, args.reps, root)
-                cells.append(f"{ms:>17.0f} ({ms / floor[mode]:.2f}x)")
+            times = medians_ms(module, [(root, mode) for _, root, mode in columns], args.reps)
+            cells = [f"{ms:>17.0f} ({ms / floor[mode]:.2f}x)" for ms, (_, _, mode) in zip(times, columns, strict=True)]
             print(f"{module:<34}" + "".join(cells))
 
 
