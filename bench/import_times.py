@@ -10,7 +10,8 @@ AWS_LAMBDA_FUNCTION_NAME set, which is how Powertools detects Lambda), dummy cre
   from or written to __pycache__), as when the layer ships none (/opt is read-only in Lambda, so nothing is cached
   there either).
 
-Prints the median milliseconds per import and the ratio to `import boto3` in the same mode. `--compare REV` also
+Prints the median milliseconds per import and the ratio to `import boto3` in the same mode (boto3 sampled in the
+same rounds as each handler; its row is the median of those medians). `--compare REV` also
 measures the code of a git revision (exported with `git archive` to a temporary directory), in the same run.
 
     .venv/bin/python bench/import_times.py                      # this tree, 9 samples per import and mode
@@ -79,15 +80,15 @@ def sample(module: str, mode: str, root: Path) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def medians_ms(module: str, columns: list[tuple[Path, str]], reps: int) -> list[float]:
-    """Median per (tree, mode) column; the samples of all columns alternate, so a change of machine load (other
-    processes) weighs on every column alike."""
-    for root, mode in columns:
+def medians_ms(columns: list[tuple[str, Path, str]], reps: int) -> list[float]:
+    """Median per (module, tree, mode) column. The samples of all columns alternate, so a change of machine load
+    (other processes) weighs on every column alike."""
+    for module, root, mode in columns:
         if mode == "bytecode":
             sample(module, mode, root)  # warm-up: writes the .pyc files the following samples read
     samples: list[list[float]] = [[] for _ in columns]
     for _ in range(reps):
-        for i, (root, mode) in enumerate(columns):
+        for i, (module, root, mode) in enumerate(columns):
             samples[i].append(sample(module, mode, root))
     return [statistics.median(s) for s in samples]
 
@@ -116,12 +117,25 @@ def main(argv: list[str] | None = None) -> None:
         columns = [(name, root, mode) for name, root in trees.items() for mode in modes]
         print(f"python {sys.version.split()[0]}, {args.reps} samples, median ms (ratio to import boto3, same mode)")
         print(f"{'import':<34}" + "".join(f"{f'{name} {mode}':>26}" for name, _, mode in columns))
-        floor = dict(zip(modes, medians_ms("boto3", [(ROOT, mode) for mode in modes], args.reps), strict=True))
-        print(f"{'boto3':<34}" + "".join(f"{floor[mode]:>17.0f} (1.00x)" for _, _, mode in columns))
+        floors: dict[str, list[float]] = {mode: [] for mode in modes}
+        rows = []
         for module in handler_modules():
-            times = medians_ms(module, [(root, mode) for _, root, mode in columns], args.reps)
-            cells = [f"{ms:>17.0f} ({ms / floor[mode]:.2f}x)" for ms, (_, _, mode) in zip(times, columns, strict=True)]
-            print(f"{module:<34}" + "".join(cells))
+            # boto3 is sampled in the same rounds as each handler, so each ratio compares like with like.
+            times = medians_ms(
+                [("boto3", ROOT, mode) for mode in modes] + [(module, root, mode) for _, root, mode in columns],
+                args.reps,
+            )
+            floor = dict(zip(modes, times[: len(modes)], strict=True))
+            for mode in modes:
+                floors[mode].append(floor[mode])
+            cells = [
+                f"{ms:>17.0f} ({ms / floor[mode]:.2f}x)"
+                for ms, (_, _, mode) in zip(times[len(modes) :], columns, strict=True)
+            ]
+            rows.append(f"{module:<34}" + "".join(cells))
+        typical = {mode: statistics.median(floors[mode]) for mode in modes}
+        print(f"{'boto3':<34}" + "".join(f"{typical[mode]:>17.0f} (1.00x)" for _, _, mode in columns))
+        print("\n".join(rows))
 
 
 if __name__ == "__main__":
