@@ -15,8 +15,8 @@ NAMESPACE = "AuroraRestore"
 ENVIRONMENT = os.environ.get("ENVIRONMENT", "local")
 
 # Cold start: Tracer() patches every library the X-Ray SDK supports by default, importing each one that is installed
-# (pymysql, requests, sqlite3, httplib, ...). Only AWS calls need tracing in every function, so only botocore is
-# patched here; the SQL adapter patches pymysql when setup-db-users first opens a connection (shared.deps).
+# (here pymysql, requests, sqlite3). Only AWS calls need tracing in every function, so only botocore is patched
+# here; shared.deps patches pymysql when setup-db-users builds its first SQL connector.
 # https://docs.powertools.aws.dev/lambda/python/latest/core/tracer/#patching-modules
 TRACED_AT_IMPORT = ("botocore",)
 
