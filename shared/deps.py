@@ -21,11 +21,10 @@ from shared.aws.secrets import Secrets
 from shared.aws.sns import SnsNotifier
 from shared.aws.state_store import DynamoStateStore
 from shared.clock import Clock, SystemClock
-from shared.config import AppConfig, parse_config
+from shared.config import AppConfig, DatabaseConfig, parse_config
 from shared.errors import ConfigError
-from shared.ports import StateStore
+from shared.ports import SqlConnector, StateStore
 from shared.settings import Settings, load_settings
-from shared.sql.mysql import PyMySqlConnector
 from shared.steps.context import Deps
 
 # Standard retry mode retries throttling and 5xx with backoff inside one call before we see an error.
@@ -90,6 +89,15 @@ class ConfigSource:
         )
 
 
+def mysql_connector(db: DatabaseConfig) -> SqlConnector:
+    """The production SQL connector, X-Ray traced. Cold-start deferral (docs/architecture.md): only setup-db-users
+    opens SQL sessions, so pymysql and its X-Ray patch load on its first connection, not in every function."""
+    from shared.sql.mysql import PyMySqlConnector
+
+    observability.trace_module("pymysql")
+    return PyMySqlConnector(db.tls, db.connect_timeout_seconds)
+
+
 def idempotency_layer(settings: Settings, clients: ClientFactory) -> Any:
     if not settings.idempotency_table_name:
         return None
@@ -122,7 +130,7 @@ def build_deps(
         rds_for=lambda r: Rds(clients.client("rds", r), r),
         secrets_for=lambda r: Secrets(clients.client("secretsmanager", r)),
         notifier=SnsNotifier(clients.client("sns", region), settings.sns_topic_arn),
-        sql_for=sql_for or (lambda db: PyMySqlConnector(db.tls, db.connect_timeout_seconds)),
+        sql_for=sql_for or mysql_connector,
         clock=clock or SystemClock(),
         idempotency=idempotency_layer(settings, clients),
     )

@@ -14,10 +14,21 @@ NAMESPACE = "AuroraRestore"
 # alarm of a stack reads only its own (template: the `environment` dimension of each AuroraRestore alarm).
 ENVIRONMENT = os.environ.get("ENVIRONMENT", "local")
 
+# Cold start: Tracer() patches every library the X-Ray SDK supports by default, importing each one that is installed
+# (here pymysql, requests, sqlite3). Only AWS calls need tracing in every function, so only botocore is patched
+# here; shared.deps patches pymysql when setup-db-users builds its first SQL connector.
+# https://docs.powertools.aws.dev/lambda/python/latest/core/tracer/#patching-modules
+TRACED_AT_IMPORT = ("botocore",)
+
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=TRACED_AT_IMPORT)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 metrics.set_default_dimensions(environment=ENVIRONMENT)
+
+
+def trace_module(module: str) -> None:
+    """X-Ray subsegments for a library's calls from now on (a no-op while tracing is disabled, as in tests)."""
+    tracer.patch(modules=[module])
 
 
 def count(name: str, value: float = 1) -> None:
