@@ -186,7 +186,7 @@ class StepTurn:
     def ignore(self, reason: str) -> None:
         """This delivery changes nothing (duplicate, stale, early): audited so the trail explains it."""
         self.deps.log.info("ignored", extra={"run_id": self.run.run_id, "step": self.step, "reason": reason})
-        self.deps.store.audit(self._audit("ignored", reason))
+        self.remark("ignored", reason)
 
     def remark(self, kind: AuditKind, message: str, code: str | None = None) -> None:
         """An audit line only, the run untouched (e.g. what the notification step cleaned up on a failed run)."""
