@@ -227,6 +227,15 @@ class TriggerWatchConfig(Strict):
         return value
 
 
+# How the new cluster takes the target's place: `swap` restores beside the target under a staging identifier, proves
+# it, then renames it into place (the old target kept, retired, for rollback); `replace` deletes the target first and
+# restores under its name (for accounts at their cluster quota).
+Cutover = Literal["swap", "replace"]
+# Where the new cluster comes from: a copy of the snapshot (any region), a copy-on-write clone of the source (same
+# region and account), a point-in-time restore of the source (same region); `auto` clones where it is possible.
+Strategy = Literal["auto", "snapshot-copy", "clone", "point-in-time"]
+
+
 class PipelineConfig(Strict):
     name: str
     source_cluster_id: RdsIdentifier
@@ -255,6 +264,8 @@ class PipelineConfig(Strict):
     database: DatabaseConfig  # required: it names the master secret, per environment
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     policies: dict[RunStatus, StepPolicy] = Field(default_factory=dict)
+    cutover: Cutover = "swap"
+    strategy: Strategy = "auto"
 
     @field_validator("name")
     @classmethod

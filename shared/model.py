@@ -85,6 +85,33 @@ class SqlProgress(BaseModel):
         return self.running_since is not None
 
 
+class CheckResult(BaseModel):
+    """One validation check run on the restored cluster before anyone sees it (the evidence of a restore)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    kind: Literal["no-rows", "min-rows", "freshness", "tls-login"]
+    passed: bool
+    detail: str  # what it found, in words an operator can act on (never a secret, at most a few sample values)
+
+
+class SwapWindow(BaseModel):
+    """The cut-over of a `swap` run: the target name points at nothing from `vacated_at` (the old target renamed
+    away) until `filled_at` (the new cluster renamed into place)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    vacated_at: datetime | None = None
+    filled_at: datetime | None = None
+
+    @property
+    def seconds(self) -> int | None:
+        if self.vacated_at is None or self.filled_at is None:
+            return None
+        return int((self.filled_at - self.vacated_at).total_seconds())
+
+
 class Run(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -123,6 +150,9 @@ class Run(BaseModel):
     ended_at: datetime | None = None
     # Post-restore SQL (setup-db-users): resumes after the last finished statement.
     sql_progress: SqlProgress | None = None
+    # Evidence of the restore: the validation checks' results and, for a `swap` cut-over, its window.
+    validation: list[CheckResult] = Field(default_factory=list)
+    swap: SwapWindow | None = None
 
     @property
     def pending_notification(self) -> bool:
