@@ -5,7 +5,8 @@ STAMP     := .venv/.installed
 .PHONY: help setup system-packages demo test unit integration e2e lint template cfn-lint checkov bench build deploy clean
 
 help:
-	@echo "make demo      - run a whole nightly restore in local emulation and print its timeline"
+	@echo "make demo      - run a whole nightly restore in local emulation, its timeline as it happens"
+	@echo "                 (ARGS=\"--config FILE --fault SPEC --rerun --serve\"; ARGS=--help lists them)"
 	@echo "make test      - lint + every test (unit, integration, e2e) + template checks"
 	@echo "make template  - render template.yaml and the README's flow table (infra/, shared/routing.py)"
 	@echo "make bench     - benchmark the orchestrator check (ratios vs. a baseline in-process)"
@@ -22,7 +23,7 @@ system-packages:
 	@bash scripts/ensure_system_packages.sh
 
 demo: $(STAMP) system-packages
-	$(PY) -m local_runtime.demo
+	$(PY) -m local_runtime.demo $(ARGS)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q

@@ -1,23 +1,25 @@
-"""`make demo`: a whole nightly restore in local emulation (moto + MariaDB + simulated clock), with its timeline.
+"""`make demo`: whole nightly restores in local emulation (moto + MariaDB + simulated clock), shown as they happen.
 
-python -m local_runtime.demo [--rerun]
-"""
+  python -m local_runtime.demo [--config FILE] [--fault SPEC ...] [--rerun] [--serve [--port N]]
+
+Each line of the timeline is printed when its handler writes it: the simulated time, the offset into the night
+and the real seconds elapsed, the step, what it decided and why. On a terminal a status line shows the simulated
+clock and where each run is; in a log or a pipe the lines are plain text."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import os
 import sys
-import warnings
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from local_runtime.demo_config import DemoConfigError, load_document
+from local_runtime.fault_knobs import EVENT_KEYS, KNOBS_HELP, FaultSpecError, parse_faults
 from local_runtime.mariadb import MariaDBServer
+from local_runtime.sample_pipeline import default_config
 
-if TYPE_CHECKING:
-    from local_runtime.runtime import LocalRuntime
+USAGE_ERROR = 2
 
 
 def _quiet_powertools() -> None:
@@ -33,76 +35,96 @@ def _quiet_powertools() -> None:
         os.environ[name] = value
 
 
-def timeline(runtime: LocalRuntime, run_id: str, start: datetime) -> list[str]:
-    lines = []
-    for record in runtime.deps.store.audit_trail(run_id):
-        offset = int((record.at - start).total_seconds())
-        stamp = f"+{offset // 3600:02d}:{offset % 3600 // 60:02d}:{offset % 60:02d}"
-        move = f"{record.from_status or '':>16} -> {record.to_status}" if record.kind == "transition" else ""
-        lines.append(
-            f"{stamp}  {record.step:<21} {record.kind:<10} {(record.trigger or '')[:24]:<24} {move:<36} "
-            f"{record.message}"
-        )
-    return lines
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_runtime.demo",
+        description=__doc__,
+        epilog="--fault SPEC (repeatable):\n"
+        + KNOBS_HELP
+        + "\n\nKEYs: "
+        + ", ".join(EVENT_KEYS)
+        + "\n\nExamples:\n"
+        + "  make demo ARGS='--fault error:CopyDBClusterSnapshot:ThrottlingException:2'\n"
+        + "  make demo ARGS='--fault drop:RDS-EVENT-0171 --fault delay:RDS-EVENT-0005:900'\n"
+        + "  make demo ARGS='--config my-pipelines.yaml --serve'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="FILE", help="your pipelines document (YAML or JSON, as in SSM)")
+    parser.add_argument("--fault", metavar="SPEC", action="append", default=[], help="inject a fault (see below)")
+    parser.add_argument("--rerun", action="store_true", help="after the night, rerun each pipeline (RestoreRequested)")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="afterwards keep the emulated AWS (a moto server) and MariaDB up for `aurora-restore`, until Ctrl-C",
+    )
+    parser.add_argument("--port", type=int, default=5000, help="the moto server's port with --serve (0: any free)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rerun", action="store_true", help="after the nightly run, rerun via RestoreRequested")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        document = load_document(args.config) if args.config else default_config()
+        plan = parse_faults(args.fault)
+    except DemoConfigError as exc:
+        return _usage_error([f"{exc.source}: {problem}" for problem in exc.problems])
+    except FaultSpecError as exc:
+        return _usage_error([f"--fault {exc}"], f"the knobs:\n{KNOBS_HELP}")
+    servers = _database_servers(document)
+    if isinstance(servers, str):
+        return _usage_error([servers])
     _quiet_powertools()
     # Imported only now: Powertools reads its environment (set just above) when the handlers are imported.
     from moto import mock_aws
 
-    from local_runtime.runtime import LocalRuntime, rds_lifecycle
-    from local_runtime.world import World, default_config
-    from shared import report
+    from local_runtime.demo_night import Night
+    from local_runtime.runtime import rds_lifecycle
 
-    server = MariaDBServer.from_env() or MariaDBServer()
-    with server, mock_aws():
-        world = World(default_config()).build()
-        runtime = LocalRuntime(world.settings(), default_database=server)
-        with rds_lifecycle():
-            start = runtime.clock.now()
-            print(
-                f"aurora-restore local demo: {world.config.pipelines[0].source_cluster_id} "
-                f"({world.config.pipelines[0].source_region}) -> {world.config.pipelines[0].target_cluster_id} "
-                f"({world.target_region}); simulated clock starts {start:%Y-%m-%d %H:%M}Z\n"
+    with contextlib.ExitStack() as stack:
+        for server in servers:
+            stack.enter_context(server)
+        stack.enter_context(mock_aws())
+        stack.enter_context(rds_lifecycle())
+        night = Night.prepare(document, plan, servers, sys.stdout)
+        code = night.report(night.play(args.rerun))
+        if args.serve:
+            return _serve(night, args.port) or code
+    return code
+
+
+def _serve(night: Any, port: int) -> int:
+    try:
+        # Imported only here: moto's server needs the `server` extra of moto (flask), which nothing else needs.
+        from local_runtime.serve import PortInUse, ServedWorld
+    except ImportError as exc:
+        return _usage_error([f"--serve needs moto's server ({exc}): run `make setup`, which installs moto[server]"])
+    try:
+        ServedWorld(night.world, night.runtime, night.run_until_idle, port, sys.stdout).serve()
+    except PortInUse as exc:
+        return _usage_error([str(exc)])
+    return 0
+
+
+def _usage_error(lines: list[str], hint: str = "") -> int:
+    for line in lines:
+        print(f"error: {line}", file=sys.stderr)
+    if hint:
+        print(hint, file=sys.stderr)
+    return USAGE_ERROR
+
+
+def _database_servers(document: dict[str, Any]) -> list[Any] | str:
+    """One MariaDB per pipeline (a private server each), or the one named by AURORA_RESTORE_MYSQL_URL."""
+    count = len(document["pipelines"])
+    external = MariaDBServer.from_env()
+    if external is not None:
+        if count > 1:
+            return (
+                f"AURORA_RESTORE_MYSQL_URL names one server; it stands in for one pipeline's cluster, not {count}: "
+                "unset it (the demo then starts a private MariaDB per pipeline)"
             )
-            snapshot = world.nightly_snapshot(runtime)
-            print(f"RDS-EVENT-0169: automated snapshot {snapshot} created\n")
-            runs = _run_to_end(runtime)
-            if args.rerun:
-                runtime.put_pipeline_event(
-                    "RestoreRequested",
-                    {"version": "1", "pipeline": "nightly", "requested_by": "demo", "request_id": "rerun-1"},
-                )
-                runs = _run_to_end(runtime, expected=2)
-            ok = True
-            for run in reversed(runs):
-                print(f"Run {run.run_id}: {run.status.value}")
-                print("\n".join(timeline(runtime, run.run_id, start)))
-                print()
-                print(report.summary(run))
-                print()
-                ok = ok and run.status.value == "SUCCEEDED"
-            messages = world.notifications()
-            print(f"SNS notifications delivered: {len(messages)}")
-            steps = sorted({d.step for d in runtime.deliveries})
-            print(f"Steps that ran: {len(steps)} -> {', '.join(steps)}")
-            return 0 if ok else 1
-
-
-def _run_to_end(runtime: LocalRuntime, expected: int = 1) -> list[Any]:
-    def finished() -> bool:
-        runs = runtime.deps.store.recent_runs(None, 50)
-        return len(runs) >= expected and all(r.status.is_terminal and r.notified_at is not None for r in runs)
-
-    # Handlers print Powertools' EMF/cold-start lines to stdout as in Lambda; keep the demo's output readable.
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        runtime.run_until(finished, max_seconds=12 * 3600)
-    return runtime.deps.store.recent_runs(None, 50)
+        return [external]
+    return [MariaDBServer() for _ in range(count)]
 
 
 if __name__ == "__main__":
