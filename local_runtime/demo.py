@@ -12,12 +12,15 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local_runtime.demo_config import DemoConfigError, load_document
 from local_runtime.fault_knobs import EVENT_KEYS, KNOBS_HELP, FaultSpecError, parse_faults
 from local_runtime.mariadb import MariaDBServer
 from local_runtime.sample_pipeline import default_config
+
+if TYPE_CHECKING:
+    from local_runtime.demo_night import Night
 
 USAGE_ERROR = 2
 
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = _database_servers(document)
     if isinstance(servers, str):
         return _usage_error([servers])
+    print(f"aurora-restore local demo: starting {len(servers)} MariaDB server(s) and the emulated AWS ...", flush=True)
     _quiet_powertools()
     # Imported only now: Powertools reads its environment (set just above) when the handlers are imported.
     from moto import mock_aws
@@ -92,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _serve(night: Any, port: int) -> int:
+def _serve(night: Night, port: int) -> int:
     try:
         # Imported only here: moto's server needs the `server` extra of moto (flask), which nothing else needs.
         from local_runtime.serve import PortInUse, ServedWorld

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -17,7 +17,7 @@ from local_runtime.restored_schema import PipelineDatabase
 from local_runtime.runtime import LocalRuntime
 from local_runtime.world import World
 from shared import report
-from shared.model import RunStatus
+from shared.model import Run, RunStatus
 
 NIGHT_SECONDS = 12 * 3600  # simulated time a night may take before the demo gives up on it
 
@@ -63,9 +63,7 @@ class Night:
         return night
 
     def header(self, databases: dict[str, PipelineDatabase], plan: FaultPlan) -> None:
-        self.out.write(
-            f"aurora-restore local demo; simulated clock starts {self.runtime.clock.now():%Y-%m-%d %H:%M}Z\n"
-        )
+        self.out.write(f"the simulated clock starts at {self.runtime.clock.now():%Y-%m-%d %H:%M}Z\n")
         for pipeline in self.world.config.pipelines:
             db = databases[pipeline.target_cluster_id]
             extra = sorted(set(db.objects) - {db.SEEDED})
@@ -104,15 +102,15 @@ class Night:
         return list(seen.values())
 
     @staticmethod
-    def settled(runs: list[Any]) -> bool:
+    def settled(runs: list[Run]) -> bool:
         return all(r.status.is_terminal and r.notified_at is not None for r in runs)
 
-    def run_until(self, done: Any) -> bool:
+    def run_until(self, done: Callable[[list[Run]], bool]) -> bool:
         """Run the simulated clock until `done(runs)` (False: NIGHT_SECONDS of simulated time ran out first)."""
 
         def check() -> bool:
             self.printer.tick()
-            return bool(done(self.runtime.deps.store.recent_runs(None, 50)))
+            return done(self.runtime.deps.store.recent_runs(None, 50))
 
         with handlers_quiet():
             return self.runtime.run_until(check, max_seconds=NIGHT_SECONDS)

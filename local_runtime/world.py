@@ -80,6 +80,7 @@ class World:
             )
         for user in pipeline.database.users:
             if user.password_secret_id not in existing:
+                existing.add(user.password_secret_id)  # two users may share a secret
                 secrets.create_secret(
                     Name=user.password_secret_id,
                     SecretString=json.dumps(
