@@ -118,9 +118,10 @@ def test_serve_leaves_a_world_the_readme_commands_work_against() -> None:
             assert result.exit_code == 0 and "Traceback" not in result.output, (command, result.output)
             if "-o json" in command:
                 json.loads(result.output)
-        # The rerun was handed to the pipeline: a second run exists
-        result = runner.invoke(app, [*shlex.split(commands[0])[1:], "-o", "json"])
-        assert len(json.loads(result.output)) == 2
+        # The rerun was handed to the pipeline: a second run exists (global options may follow the command)
+        url = f"http://127.0.0.1:{port.group(1)}"
+        result = runner.invoke(app, ["status", "-o", "json", "--endpoint-url", url, "--region", "us-west-2"])
+        assert result.exit_code == 0 and len(json.loads(result.output)) == 2, result.output
     finally:
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate()[0]

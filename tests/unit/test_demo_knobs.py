@@ -12,6 +12,7 @@ import pytest
 from local_runtime.demo_config import DemoConfigError, emulation_problems, load_document
 from local_runtime.fault_knobs import DEFAULT_STUCK_PERCENT, FaultSpecError, parse_faults
 from local_runtime.faults import Fault, InjectedError, delivery_delays
+from local_runtime.restored_schema import granted_objects
 from local_runtime.sample_pipeline import DEFAULT_PIPELINE, default_config
 from shared.config import parse_config
 
@@ -153,3 +154,24 @@ def test_what_the_local_world_cannot_build_is_refused_with_the_reason() -> None:
     ]
     assert all(p.startswith("pipelines.0 (nightly)") for p in problems[:5]) and problems[5].startswith("pipelines.1")
     assert emulation_problems(parse_config(default_config())) == []
+
+
+def test_the_restored_copy_holds_what_the_grants_name() -> None:
+    database = {
+        **DEFAULT_PIPELINE["database"],
+        "roles": [{"name": "auditor", "grants": [{"privileges": ["SELECT"], "on": "ledger.entries"}]}],
+        "users": [
+            {
+                "name": "bi",
+                "password_secret_id": "bi",
+                "roles": ["auditor"],
+                "grants": [
+                    {"privileges": ["SELECT"], "on": "billing.invoices"},
+                    {"privileges": ["SELECT"], "on": "billing.*"},
+                    {"privileges": ["PROCESS"], "on": "*.*"},
+                ],
+            }
+        ],
+    }
+    pipeline = parse_config({"pipelines": [{**DEFAULT_PIPELINE, "database": database}]}).pipelines[0]
+    assert granted_objects(pipeline) == {"billing": {"invoices"}, "ledger": {"entries"}}
