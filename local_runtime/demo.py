@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
+import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
 from local_runtime.demo_config import DemoConfigError, load_document
 from local_runtime.fault_knobs import EVENT_KEYS, KNOBS_HELP, FaultSpecError, parse_faults
-from local_runtime.mariadb import MariaDBServer
+from local_runtime.mariadb import MariaDBServer, MariaDBUnavailable
 from local_runtime.sample_pipeline import default_config
 
 if TYPE_CHECKING:
@@ -73,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         return _usage_error([f"{exc.source}: {problem}" for problem in exc.problems])
     except FaultSpecError as exc:
         return _usage_error([f"--fault {exc}"], f"the knobs:\n{KNOBS_HELP}")
+    problem = _serve_problem(args.port) if args.serve else None
+    if problem:
+        return _usage_error([problem])
     servers = _database_servers(document)
     if isinstance(servers, str):
         return _usage_error([servers])
@@ -85,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     from local_runtime.runtime import rds_lifecycle
 
     with contextlib.ExitStack() as stack:
-        for server in servers:
-            stack.enter_context(server)
+        try:
+            for server in servers:
+                stack.enter_context(server)
+        except MariaDBUnavailable as exc:
+            return _usage_error([str(exc)])
         stack.enter_context(mock_aws())
         stack.enter_context(rds_lifecycle())
         night = Night.prepare(document, plan, servers, sys.stdout)
@@ -96,12 +104,23 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def _serve_problem(port: int) -> str | None:
+    """Why --serve cannot work here, found before the night rather than after it."""
+    if importlib.util.find_spec("flask") is None:
+        return "--serve needs moto's server (moto[server], which brings flask): run `make setup`"
+    if port:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                return f"cannot serve on 127.0.0.1:{port}: {exc.strerror}; give another --port (0: any free port)"
+    return None
+
+
 def _serve(night: Night, port: int) -> int:
-    try:
-        # Imported only here: moto's server needs the `server` extra of moto (flask), which nothing else needs.
-        from local_runtime.serve import PortInUse, ServedWorld
-    except ImportError as exc:
-        return _usage_error([f"--serve needs moto's server ({exc}): run `make setup`, which installs moto[server]"])
+    # Imported only here: moto's server needs the `server` extra of moto (flask), which nothing else needs.
+    from local_runtime.serve import PortInUse, ServedWorld
+
     try:
         ServedWorld(night.world, night.runtime, night.run_until_idle, port, sys.stdout).serve()
     except PortInUse as exc:
