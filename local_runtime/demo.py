@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         night = Night.prepare(document, plan, servers, sys.stdout)
         code = night.report(night.play(args.rerun))
         if args.serve:
-            return _serve(night, args.port) or code
+            _serve(night, args.port)
     return code
 
 
@@ -117,15 +117,11 @@ def _serve_problem(port: int) -> str | None:
     return None
 
 
-def _serve(night: Night, port: int) -> int:
+def _serve(night: Night, port: int) -> None:
     # Imported only here: moto's server needs the `server` extra of moto (flask), which nothing else needs.
-    from local_runtime.serve import PortInUse, ServedWorld
+    from local_runtime.serve import ServedWorld
 
-    try:
-        ServedWorld(night.world, night.runtime, night.run_until_idle, port, sys.stdout).serve()
-    except PortInUse as exc:
-        return _usage_error([str(exc)])
-    return 0
+    ServedWorld(night.world, night.runtime, night.run_until_idle, port, sys.stdout).serve()
 
 
 def _usage_error(lines: list[str], hint: str = "") -> int:

@@ -30,10 +30,6 @@ POLL_SECONDS = 0.5
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
-class PortInUse(RuntimeError):
-    pass
-
-
 class ServedWorld:
     def __init__(
         self, world: World, runtime: LocalRuntime, run_until_idle: Callable[[], bool], port: int, out: TextIO
@@ -46,11 +42,10 @@ class ServedWorld:
     def serve(self) -> None:
         """Serve until Ctrl-C (or SIGTERM), forwarding operators' requests to the pipeline."""
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per CLI request
+        # The port was found free before the night (local_runtime.demo): the server binds it in its own thread,
+        # where a failure would not reach this one.
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        try:
-            server.start()
-        except OSError as exc:
-            raise PortInUse(f"cannot serve on 127.0.0.1:{self.port}: {exc.strerror}; try --port 0") from None
+        server.start()
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             host, port = server.get_host_and_port()
