@@ -84,3 +84,4 @@ def test_same_region_auto_clones_without_a_copy_and_is_faster(harness: Any) -> N
     assert clone.ended_at - clone.created_at < copy.ended_at - copy.created_at
     messages = h.world.notifications()
     assert sorted("SUCCEEDED" in m for m in messages) == [True, True]
+    assert sum("Copy: none (clone of the source cluster" in m for m in messages) == 1
