@@ -60,6 +60,21 @@ __all__ = [  # what other code imports from here, wherever it now lives
 ]
 
 
+@dataclass(frozen=True)
+class RdsRequest:
+    """One successful RDS call the handlers made, with what they asked for (tests assert on the parameters)."""
+
+    at: datetime
+    region: str
+    operation: str
+    params: dict[str, Any]
+
+
+def without_secrets(params: dict[str, Any]) -> dict[str, Any]:
+    """The call's parameters minus any password (ModifyDBCluster's MasterUserPassword): never kept, not even here."""
+    return {key: value for key, value in params.items() if "password" not in key.lower()}
+
+
 @dataclass
 class Delivery:
     at: datetime
@@ -116,6 +131,7 @@ class LocalRuntime:
         self.deliveries: list[Delivery] = []
         self.on_failure: list[Delivery] = []
         self.rds_calls: list[tuple[datetime, str, str]] = []  # (time, region, operation)
+        self.rds_requests: list[RdsRequest] = []  # the same calls with their parameters (passwords left out)
         self.metrics: list[tuple[str, float]] = []
         self.pipeline_metrics: list[tuple[str, str, float]] = []  # (name, pipeline, value)
         self._queue = EventQueue()
@@ -263,6 +279,7 @@ class LocalRuntime:
 
     def after_rds_call(self, region: str, operation: str, params: dict[str, Any]) -> None:
         self.rds_calls.append((self.clock.now(), region, operation))
+        self.rds_requests.append(RdsRequest(self.clock.now(), region, operation, without_secrets(params)))
         self.rds_emulator.after(region, operation, params)
 
     def after_put_events(self, region: str, entries: list[dict[str, Any]]) -> None:

@@ -236,6 +236,28 @@ Cutover = Literal["swap", "replace"]
 Strategy = Literal["auto", "snapshot-copy", "clone", "point-in-time"]
 
 
+def strategy_problem(strategy: str, cross_region: bool, same_account: bool) -> str | None:
+    """Why a pipeline cannot use `strategy`, from its configuration alone (the rest is checked against the source
+    cluster when a run starts, shared/steps/restore_source.py). RestoreDBClusterToPointInTime restores in the
+    caller's region from a cluster of that region ("You can't create a clone in a different AWS Region from the
+    source Aurora DB cluster", Aurora UG, Aurora.Managing.Clone; the API takes no source region:
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterToPointInTime.html), and a clone
+    of another account's cluster needs that cluster shared through AWS RAM, which this pipeline does not set up."""
+    if strategy not in ("clone", "point-in-time"):
+        return None
+    if cross_region:
+        return (
+            f"strategy {strategy!r} restores from the source cluster in its own region, but this pipeline crosses "
+            "regions: use 'snapshot-copy' (or 'auto', which copies the snapshot across regions)"
+        )
+    if not same_account:
+        return (
+            f"strategy {strategy!r} needs the source cluster in the pipeline's own account: leave "
+            "source_account_id unset or set target_account_id to the same account (or use 'snapshot-copy')"
+        )
+    return None
+
+
 class PipelineConfig(Strict):
     name: str
     source_cluster_id: RdsIdentifier
@@ -318,8 +340,20 @@ class PipelineConfig(Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _strategy(self) -> PipelineConfig:
+        problem = strategy_problem(self.strategy, self.cross_region, self.same_account)
+        if problem:
+            raise ValueError(problem)
+        return self
+
     def policy(self, status: RunStatus) -> StepPolicy:
         return self.policies.get(status) or DEFAULT_POLICIES[status]
+
+    @property
+    def same_account(self) -> bool:
+        """The source is known to be in the pipeline's own account: no source account named, or the same one."""
+        return self.source_account_id is None or self.source_account_id == self.target_account_id
 
     @property
     def cross_region(self) -> bool:

@@ -30,6 +30,11 @@ class RunStatus(StrEnum):
 # night's RDS-EVENT-0169 never came (shared.steps.trigger_watch).
 RunTrigger = Literal["rds-event", "restore-requested", "fallback"]
 
+# Where a run's new cluster comes from, as chosen when the run leaves REQUESTED (shared.steps.restore_source): a
+# restore from the run's copy of the snapshot, a copy-on-write clone of the source cluster, or a full-copy
+# point-in-time restore of the source cluster.
+RestoreFrom = Literal["snapshot-copy", "clone", "point-in-time"]
+
 
 class StepTiming(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -143,6 +148,7 @@ class Run(BaseModel):
     failure: RunError | None = None
     copy_percent: int | None = None
     previous_target_settings: ClusterSettings | None = None  # read by delete-rds before deleting, for the restore
+    restore_from: RestoreFrom | None = None  # chosen in REQUESTED; None (a run from before the choice): snapshot-copy
     master_rotated_at: datetime | None = None
     notified_at: datetime | None = None
     notify_claimed_at: datetime | None = None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.cluster_settings import ClusterSettings
 from shared.events import OutgoingEvent
@@ -72,9 +72,27 @@ class SnapshotQuota(BaseModel):
         return self.used >= self.max
 
 
-class RestoreRequest(BaseModel):
+RestoreType = Literal["copy-on-write", "full-copy"]
+
+
+class PointInTimeSource(BaseModel):
+    """Where RestoreDBClusterToPointInTime restores from: the source cluster at its latest restorable time, as a
+    copy-on-write clone or as a full copy (RestoreType;
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterToPointInTime.html)."""
+
+    model_config = ConfigDict(frozen=True)
+
     cluster_id: str
-    snapshot_id: str
+    restore_type: RestoreType
+
+
+class RestoreRequest(BaseModel):
+    """A new cluster from a snapshot (`snapshot_id`, RestoreDBClusterFromSnapshot) or from the source cluster
+    (`point_in_time`, RestoreDBClusterToPointInTime): exactly one of the two is set."""
+
+    cluster_id: str
+    snapshot_id: str | None = None
+    point_in_time: PointInTimeSource | None = None
     engine: str
     engine_version: str | None
     db_subnet_group: str | None
@@ -83,6 +101,12 @@ class RestoreRequest(BaseModel):
     kms_key_id: str | None
     settings: ClusterSettings = Field(default_factory=ClusterSettings)
     tags: dict[str, str]
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RestoreRequest:
+        if (self.snapshot_id is None) == (self.point_in_time is None):
+            raise ValueError("a restore comes from a snapshot or from a source cluster: set exactly one")
+        return self
 
 
 class InstanceRequest(BaseModel):
@@ -118,6 +142,7 @@ class RdsGateway(Protocol):
     def delete_cluster(self, cluster_id: str) -> None: ...
     def start_cluster(self, cluster_id: str) -> None: ...
     def restore_cluster(self, request: RestoreRequest) -> ClusterView: ...
+    def restore_to_point_in_time(self, request: RestoreRequest) -> ClusterView: ...
     def create_instance(self, request: InstanceRequest) -> InstanceView: ...
     def set_master_password(self, cluster_id: str, password: str) -> None: ...
 

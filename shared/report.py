@@ -47,13 +47,20 @@ def shorten(text: str, limit: int) -> str:
     return text[: keep - keep // 2] + ELLIPSIS + text[len(text) - keep // 2 :]
 
 
+def copy_line(run: Run) -> str:
+    """The run's snapshot copy, or where its new cluster came from instead (a clone or point-in-time restore)."""
+    if run.restore_from in (None, "snapshot-copy"):
+        return f"Copy: {run.copy_snapshot_id}"
+    return f"Copy: none ({run.restore_from} of the source cluster at its latest restorable time)"
+
+
 def summary(run: Run) -> str:
     total = int((run.ended_at - run.created_at).total_seconds()) if run.ended_at else None
     lines = [
         f"Run {run.run_id} of pipeline {run.pipeline}: {run.status.value}",
         f"Target: {run.target_cluster_id} ({run.target_region})",
         f"Source snapshot: {run.source_snapshot_id} ({run.source_region})",
-        f"Copy: {run.copy_snapshot_id}",
+        copy_line(run),
         f"Trigger: {run.trigger} {run.trigger_detail}".rstrip(),
         f"Started: {iso(run.created_at)}  Total: {duration(total)}",
     ]

@@ -51,7 +51,8 @@ class StateSpec:
 S, E = RunStatus, DetailType
 STATES: dict[RunStatus, StateSpec] = {spec.status: spec for spec in (
     #         state             next states             event on entry         what is happening
-    StateSpec(S.REQUESTED,        (S.COPYING,),          E.RUN_REQUESTED,     "run opened, target locked"),
+    # REQUESTED -> REPLACING_TARGET: a clone or point-in-time restore makes no copy (shared/steps/restore_source.py)
+    StateSpec(S.REQUESTED,        (S.COPYING, S.REPLACING_TARGET), E.RUN_REQUESTED, "run opened, target locked"),
     StateSpec(S.COPYING,          (S.REPLACING_TARGET,), None,                "copying (no event ends it)"),
     StateSpec(S.REPLACING_TARGET, (S.RESTORING,),        E.SNAPSHOT_COPIED,   "deleting the old target"),
     StateSpec(S.RESTORING,        (S.CONFIGURING_DB,),   None,                "restoring cluster and instances"),

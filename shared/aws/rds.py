@@ -74,6 +74,29 @@ def _instance(raw: Any) -> InstanceView:
     )
 
 
+def _new_cluster(request: RestoreRequest) -> dict[str, Any]:
+    """The parameters RestoreDBClusterFromSnapshot and RestoreDBClusterToPointInTime share: identifier, tags,
+    network, parameter group, key and the settings a restore does not carry over (shared/cluster_settings.py)."""
+    kwargs: dict[str, Any] = {
+        "DBClusterIdentifier": request.cluster_id,
+        "DeletionProtection": False,
+        "Tags": _tag_list(request.tags),
+    }
+    optional = {
+        "DBSubnetGroupName": request.db_subnet_group,
+        "DBClusterParameterGroupName": request.db_cluster_parameter_group,
+        "KmsKeyId": request.kms_key_id,
+        "EngineLifecycleSupport": request.settings.engine_lifecycle_support,
+        "StorageType": request.settings.storage_type,
+    }
+    kwargs.update({k: v for k, v in optional.items() if v})
+    if request.security_group_ids:
+        kwargs["VpcSecurityGroupIds"] = request.security_group_ids
+    if request.settings.cloudwatch_logs_exports:
+        kwargs["EnableCloudwatchLogsExports"] = request.settings.cloudwatch_logs_exports
+    return kwargs
+
+
 class Rds:
     def __init__(self, client: RDSClient, region: str) -> None:
         self._client = client
@@ -193,28 +216,33 @@ class Rds:
         self._call("StartDBCluster", lambda: self._client.start_db_cluster(DBClusterIdentifier=cluster_id))
 
     def restore_cluster(self, request: RestoreRequest) -> ClusterView:
-        kwargs: dict[str, Any] = {
-            "DBClusterIdentifier": request.cluster_id,
+        kwargs = {
+            **_new_cluster(request),
             "SnapshotIdentifier": request.snapshot_id,
             "Engine": request.engine,
-            "DeletionProtection": False,
-            "Tags": _tag_list(request.tags),
+            **({"EngineVersion": request.engine_version} if request.engine_version else {}),
         }
-        optional = {
-            "EngineVersion": request.engine_version,
-            "DBSubnetGroupName": request.db_subnet_group,
-            "DBClusterParameterGroupName": request.db_cluster_parameter_group,
-            "KmsKeyId": request.kms_key_id,
-            "EngineLifecycleSupport": request.settings.engine_lifecycle_support,
-            "StorageType": request.settings.storage_type,
-        }
-        kwargs.update({k: v for k, v in optional.items() if v})
-        if request.security_group_ids:
-            kwargs["VpcSecurityGroupIds"] = request.security_group_ids
-        if request.settings.cloudwatch_logs_exports:
-            kwargs["EnableCloudwatchLogsExports"] = request.settings.cloudwatch_logs_exports
         raw = self._call(
             "RestoreDBClusterFromSnapshot", lambda: self._client.restore_db_cluster_from_snapshot(**kwargs)
+        )
+        return _cluster(raw["DBCluster"])
+
+    def restore_to_point_in_time(self, request: RestoreRequest) -> ClusterView:
+        """A clone (RestoreType copy-on-write) or a full copy of the source cluster at its latest restorable time.
+        It takes the same settings as a snapshot restore but no Engine or EngineVersion (the new cluster runs the
+        source's), and RestoreToTime is refused with copy-on-write, so UseLatestRestorableTime is always set
+        (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterToPointInTime.html)."""
+        source = request.point_in_time
+        if source is None:
+            raise ValueError("restore_to_point_in_time needs request.point_in_time")
+        kwargs = {
+            **_new_cluster(request),
+            "SourceDBClusterIdentifier": source.cluster_id,
+            "RestoreType": source.restore_type,
+            "UseLatestRestorableTime": True,
+        }
+        raw = self._call(
+            "RestoreDBClusterToPointInTime", lambda: self._client.restore_db_cluster_to_point_in_time(**kwargs)
         )
         return _cluster(raw["DBCluster"])
 

@@ -1,4 +1,6 @@
-"""copy-snapshot: copy the source snapshot into the target region, re-encrypted with the pipeline's key.
+"""copy-snapshot: copy the source snapshot into the target region, re-encrypted with the pipeline's key; or, when
+the new cluster comes straight from the source cluster (a clone or a point-in-time restore, chosen here by
+shared/steps/restore_source.py), no copy at all.
 
 Two AWS limits stand in the way, both answered with `SnapshotQuotaExceeded`:
 - the manual cluster snapshot quota of the target region (100 by default): checked before copying, and a full
@@ -19,6 +21,7 @@ from shared.errors import PipelineError, ResourceBusy, SafetyViolation, snapshot
 from shared.model import RunStatus
 from shared.naming import TAG_RUN, TAG_SOURCE_SNAPSHOT, ownership_tags, strip_automated_prefix
 from shared.ports import RdsGateway, SnapshotQuota, SnapshotView
+from shared.steps import restore_source
 from shared.steps.turn import StepTurn
 
 # Statuses of a cluster snapshot copy that is still in flight (holds one of the 5 slots).
@@ -112,11 +115,20 @@ def cancel_copy(turn: StepTurn) -> str | None:
 
 
 def act(turn: StepTurn) -> None:
+    """Choose where the new cluster comes from (shared/steps/restore_source.py). A clone or a point-in-time restore
+    needs no copy: the run moves on to replacing the target as it does once a copy is available."""
     run, pipeline = turn.run, turn.pipeline
+    choice = restore_source.choose_for(turn)
+    if choice.restore_from != restore_source.SNAPSHOT_COPY:
+        turn.transition(
+            RunStatus.REPLACING_TARGET, f"no snapshot copy: {choice.reason}", restore_from=choice.restore_from
+        )
+        return
     copy = request_copy(turn)
     where = f"{run.source_region} -> {run.target_region}" if pipeline.cross_region else run.target_region
     turn.transition(
         RunStatus.COPYING,
-        f"copy {copy.identifier} requested ({where}, key {pipeline.kms_key_id})",
+        f"copy {copy.identifier} requested ({where}, key {pipeline.kms_key_id}); {choice.reason}",
         copy_percent=copy.percent_progress,
+        restore_from=choice.restore_from,
     )

@@ -7,6 +7,7 @@ from shared.errors import PipelineError, cluster_already_exists
 from shared.model import RunStatus
 from shared.naming import TAG_RUN, instance_id, ownership_tags
 from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest
+from shared.steps import restore_source
 from shared.steps.turn import StepTurn
 
 
@@ -15,14 +16,13 @@ def request_restore(turn: StepTurn) -> ClusterView:
     target's, see shared/cluster_settings.py)."""
     run, pipeline = turn.run, turn.pipeline
     rds = turn.deps.rds_for(run.target_region)
-    copy = rds.find_cluster_snapshot(run.copy_snapshot_id)
-    if copy is None:
-        raise PipelineError("CopyMissing", f"copy {run.copy_snapshot_id} to restore from does not exist")
+    source = restore_source.origin(turn, rds)  # the run's copy, or the source cluster (clone, point-in-time)
     request = RestoreRequest(
         cluster_id=run.target_cluster_id,
-        snapshot_id=copy.identifier,
-        engine=copy.engine or pipeline.engine,
-        engine_version=pipeline.engine_version or copy.engine_version,
+        snapshot_id=source.snapshot_id,
+        point_in_time=source.point_in_time,
+        engine=source.engine,
+        engine_version=source.engine_version,
         db_subnet_group=pipeline.db_subnet_group,
         security_group_ids=pipeline.security_group_ids,
         db_cluster_parameter_group=pipeline.db_cluster_parameter_group,
@@ -31,7 +31,7 @@ def request_restore(turn: StepTurn) -> ClusterView:
         tags={**pipeline.tags, **ownership_tags(pipeline.name, run.run_id)},
     )
     try:
-        return rds.restore_cluster(request)
+        return restore_source.restore(rds, request)
     except PipelineError as exc:
         existing = rds.find_cluster(run.target_cluster_id) if cluster_already_exists(exc) else None
         if existing is None or existing.tags.get(TAG_RUN) != run.run_id:
@@ -79,5 +79,5 @@ def act(turn: StepTurn) -> None:
     settings = resolve(pipeline.restore_settings, run.previous_target_settings)[1]
     turn.transition(
         RunStatus.RESTORING,
-        f"restore of {run.target_cluster_id} from {run.copy_snapshot_id} requested; {settings}",
+        f"restore of {run.target_cluster_id} {restore_source.described(run)} requested; {settings}",
     )

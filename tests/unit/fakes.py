@@ -302,6 +302,7 @@ RDS_OPERATIONS = {
     "delete_cluster": "DeleteDBCluster",
     "start_cluster": "StartDBCluster",
     "restore_cluster": "RestoreDBClusterFromSnapshot",
+    "restore_to_point_in_time": "RestoreDBClusterToPointInTime",
     "create_instance": "CreateDBInstance",
     "set_master_password": "ModifyDBCluster",
 }
@@ -604,13 +605,26 @@ class FakeRds:
         self._call("restore_cluster", request=request)
         if request.cluster_id.lower() in self.clusters:
             raise aws_error("DBClusterAlreadyExistsFault", "RestoreDBClusterFromSnapshot")
-        if request.snapshot_id.lower() not in self.snapshots:
+        if (request.snapshot_id or "").lower() not in self.snapshots:
             raise aws_error("DBClusterSnapshotNotFoundFault", "RestoreDBClusterFromSnapshot")
-        cluster = self.add_cluster(request.cluster_id, status="creating", tags=request.tags, engine=request.engine)
+        return self._new_cluster(request, request.engine)
+
+    def restore_to_point_in_time(self, request: RestoreRequest) -> ClusterView:
+        """As RestoreDBClusterToPointInTime: the source must exist in this region; the new cluster has its engine."""
+        self._call("restore_to_point_in_time", request=request)
+        if request.cluster_id.lower() in self.clusters:
+            raise aws_error("DBClusterAlreadyExistsFault", "RestoreDBClusterToPointInTime")
+        source = self.clusters.get(request.point_in_time.cluster_id.lower()) if request.point_in_time else None
+        if source is None:
+            raise aws_error("DBClusterNotFoundFault", "RestoreDBClusterToPointInTime")
+        return self._new_cluster(request, source.engine)
+
+    def _new_cluster(self, request: RestoreRequest, engine: str) -> ClusterView:
+        cluster = self.add_cluster(request.cluster_id, status="creating", tags=request.tags, engine=engine)
         settings = request.settings
         self._set_cluster(
             request.cluster_id,
-            # what RDS applies when a setting is not passed (RestoreDBClusterFromSnapshot defaults)
+            # what RDS applies when a setting is not passed (the restore calls' documented defaults)
             engine_lifecycle_support=settings.engine_lifecycle_support or "open-source-rds-extended-support",
             storage_type=settings.storage_type or "aurora",
             cloudwatch_logs_exports=list(settings.cloudwatch_logs_exports or []),

@@ -35,7 +35,7 @@ def test_terminal_states_go_nowhere(status: RunStatus) -> None:
 def test_happy_path_is_a_single_chain() -> None:
     path = [RunStatus.REQUESTED]
     while STATES[path[-1]].next_states:
-        (nxt,) = STATES[path[-1]].next_states
+        nxt = STATES[path[-1]].next_states[0]  # the first next state is the snapshot-copy path
         path.append(nxt)
     assert path == [
         RunStatus.REQUESTED,
@@ -46,6 +46,12 @@ def test_happy_path_is_a_single_chain() -> None:
         RunStatus.ARCHIVING,
         RunStatus.SUCCEEDED,
     ]
+
+
+def test_only_a_run_that_makes_no_copy_skips_copying() -> None:
+    # A clone or a point-in-time restore goes from REQUESTED straight to replacing the target; nothing else branches.
+    assert STATES[RunStatus.REQUESTED].next_states == (RunStatus.COPYING, RunStatus.REPLACING_TARGET)
+    assert all(len(spec.next_states) <= 1 for status, spec in STATES.items() if status is not RunStatus.REQUESTED)
 
 
 def test_skipping_a_state_is_illegal() -> None:
