@@ -56,9 +56,7 @@ class PyMySqlSession:
         (https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_max_execution_time)."""
         self._guarded(statement, params, timeout)
 
-    def _guarded(
-        self, statement: str, params: Sequence[object], timeout: float | None
-    ) -> list[tuple[object, ...]]:
+    def _guarded(self, statement: str, params: Sequence[object], timeout: float | None) -> list[tuple[object, ...]]:
         if timeout is None:
             return self._run(statement, params)
         watchdog = _Watchdog(timeout, self._cancel_running)

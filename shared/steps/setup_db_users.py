@@ -112,7 +112,9 @@ def drop_unlisted_accounts(session: SqlSession, db: DatabaseConfig, master_user:
     return f"{len(doomed)} unlisted account(s) dropped: {', '.join(a.label for a in doomed)}"
 
 
-def configure(turn: StepTurn, session: SqlSession, master_user: str, passwords: dict[str, str], checker: Checker) -> None:
+def configure(
+    turn: StepTurn, session: SqlSession, master_user: str, passwords: dict[str, str], checker: Checker
+) -> None:
     """Post-restore SQL (resumable, one statement at a time), then roles and users, then the unlisted accounts are
     dropped; then VALIDATING, whose checks go on in this invocation while its time allows."""
     db = turn.pipeline.database

@@ -93,7 +93,9 @@ def _run(checker: Checker, check: Check, budget: Budget, *, fresh: bool) -> Chec
 
 def _continue_later(turn: StepTurn, results: list[CheckResult], total: int, why: str) -> None:
     turn.wait(
-        0, f"{len(results)}/{total} validation check(s) done ({why}); continuing in a fresh invocation", validation=results
+        0,
+        f"{len(results)}/{total} validation check(s) done ({why}); continuing in a fresh invocation",
+        validation=results,
     )
 
 
