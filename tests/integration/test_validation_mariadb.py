@@ -196,4 +196,3 @@ def _checker_without_logins(master: SqlSession) -> Checker:
         raise AssertionError(f"no login expected, got {user.name}")
 
     return Checker(master, no_login, SNAPSHOT_AT)
-
