@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from shared.config import DbUserConfig, PipelineConfig
-from shared.errors import PipelineError
+from shared.errors import PipelineError, StatementTimedOut
 from shared.model import CheckResult
 from shared.ports import SqlSession
 from shared.sql.statements import Statement, count_rows, session_cipher
@@ -90,6 +90,8 @@ class Checker:
         server unreachable, a deadlock) and `StatementTimedOut` propagate to the caller."""
         try:
             passed, detail = self._judge(check, timeout)
+        except StatementTimedOut:
+            raise  # the caller decides: a fresh invocation, or a failed check
         except PipelineError as exc:
             if exc.transient and exc.code not in LOGIN_REFUSALS:
                 raise
