@@ -130,8 +130,10 @@ class LambdaBoundSession:
         self._endpoints.abandoned.append(record)
         raise SimulatedCrash(f"the invocation's time ran out during: {statement}")
 
-    def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        return self._inner.query(statement, params)
+    def query(
+        self, statement: str, params: Sequence[object] = (), timeout: float | None = None
+    ) -> list[tuple[object, ...]]:
+        return self._inner.query(statement, params, timeout)
 
     def close(self) -> None:
         if not self._dead:  # a dead invocation closes nothing; the statement's thread closes it when it ends

@@ -38,6 +38,15 @@ DEFAULT_PIPELINE: dict[str, Any] = {
             {"name": "analyst", "password_secret_id": "aurora-restore/nightly/analyst", "roles": ["app_read"]},
         ],
     },
+    # Checked before the run moves on: no real e-mail address is left, and each configured user logs in over TLS.
+    "validation": {
+        "no_rows": [
+            {
+                "name": "no unmasked e-mail",
+                "sql": "SELECT email FROM appdb.customers WHERE email NOT LIKE '%@example.invalid'",
+            }
+        ]
+    },
 }
 
 

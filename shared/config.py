@@ -27,7 +27,14 @@ from shared.cluster_settings import ClusterSettings
 from shared.errors import ConfigError
 from shared.expected_trigger import parse_window
 from shared.model import RunStatus
-from shared.sql_identifiers import validate_account_host, validate_grant, validate_name
+from shared.sql_identifiers import (
+    parse_account,
+    render_table,
+    validate_account_host,
+    validate_grant,
+    validate_name,
+    validate_query,
+)
 
 # RDS identifier rules (botocore CreateDBCluster / CopyDBClusterSnapshot docs): letter first, letters, digits and
 # single hyphens, no trailing hyphen, at most 63 characters.
@@ -115,6 +122,7 @@ DEFAULT_POLICIES: dict[RunStatus, StepPolicy] = {
     RunStatus.REPLACING_TARGET: StepPolicy(deadline_minutes=90, min_poll_seconds=60, max_poll_seconds=300),
     RunStatus.RESTORING: StepPolicy(deadline_minutes=4 * 60, min_poll_seconds=60, max_poll_seconds=600),
     RunStatus.CONFIGURING_DB: StepPolicy(deadline_minutes=30, min_poll_seconds=30, max_poll_seconds=300),
+    RunStatus.VALIDATING: StepPolicy(deadline_minutes=30, min_poll_seconds=30, max_poll_seconds=300),
     RunStatus.ARCHIVING: StepPolicy(deadline_minutes=30, min_poll_seconds=60, max_poll_seconds=300),
 }
 
@@ -164,6 +172,20 @@ class DatabaseConfig(Strict):
     roles: list[RoleConfig] = Field(default_factory=list)
     users: list[DbUserConfig] = Field(default_factory=list)
     connect_timeout_seconds: int = Field(default=10, ge=1, le=60)
+    # After the roles and users: every account that is neither configured here, nor the master user, nor a system
+    # account (shared/sql/accounts.py) is dropped, so no production credential works on the copy.
+    drop_unlisted_accounts: bool = True
+    keep_accounts: list[str] = Field(
+        default_factory=list,
+        description="accounts kept although not configured: `name` (any host) or `name@host`",
+    )
+
+    @field_validator("keep_accounts")
+    @classmethod
+    def _kept(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            parse_account(entry)
+        return entries
 
     @field_validator("post_restore_sql")
     @classmethod
@@ -187,6 +209,68 @@ class DatabaseConfig(Strict):
             missing = [r for r in user.roles if r not in known_roles]
             if missing:
                 raise ValueError(f"user {user.name!r} names unknown roles {missing}")
+        return self
+
+
+# ---- validation gate (shared/validation.py): checks on the restored cluster before anyone uses it ----------------
+class NoRowsCheck(Strict):
+    """SQL that must return no rows, e.g. real e-mail addresses left after masking."""
+
+    name: str = Field(min_length=1, max_length=80)
+    sql: str
+
+    @field_validator("sql")
+    @classmethod
+    def _query(cls, sql: str) -> str:
+        return validate_query(sql, "no_rows.sql")
+
+
+class MinRowsCheck(Strict):
+    """`table` holds at least `minimum` rows."""
+
+    table: str = Field(description="`db.table`")
+    minimum: int = Field(ge=1)
+    name: str = Field(default="", max_length=80, description="default: `<table> rows`")
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, table: str) -> str:
+        render_table(table)
+        return table
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.table} rows"
+
+
+class FreshnessCheck(Strict):
+    """SQL returning one timestamp (e.g. `SELECT MAX(created_at) FROM db.orders`, UTC) that must be at most
+    `max_age_hours` older than the snapshot the run restored."""
+
+    name: str = Field(min_length=1, max_length=80)
+    sql: str
+    max_age_hours: float = Field(gt=0, le=24 * 366)
+
+    @field_validator("sql")
+    @classmethod
+    def _query(cls, sql: str) -> str:
+        return validate_query(sql, "freshness.sql")
+
+
+class ValidationConfig(Strict):
+    """Checks run on the restored cluster after the database is configured; any failure fails the run."""
+
+    no_rows: list[NoRowsCheck] = Field(default_factory=list)
+    min_rows: list[MinRowsCheck] = Field(default_factory=list)
+    freshness: list[FreshnessCheck] = Field(default_factory=list)
+    tls_login: bool = Field(default=True, description="log in as each configured user over TLS")
+
+    @model_validator(mode="after")
+    def _unique(self) -> ValidationConfig:
+        names = [c.name for c in self.no_rows] + [c.label for c in self.min_rows] + [c.name for c in self.freshness]
+        doubled = sorted({n for n in names if names.count(n) > 1})
+        if doubled:
+            raise ValueError(f"validation check names must be unique: {doubled}")
         return self
 
 
@@ -284,6 +368,7 @@ class PipelineConfig(Strict):
     # so `validate` lists this problem together with the others.
     masking: Masking
     database: DatabaseConfig  # required: it names the master secret, per environment
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     policies: dict[RunStatus, StepPolicy] = Field(default_factory=dict)
     cutover: Cutover = "swap"

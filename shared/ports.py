@@ -186,7 +186,12 @@ class SqlSession(Protocol):
         server and `StatementTimedOut` raised, so the caller can record that before its own time runs out."""
         ...
 
-    def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]: ...
+    def query(
+        self, statement: str, params: Sequence[object] = (), timeout: float | None = None
+    ) -> list[tuple[object, ...]]:
+        """Rows of one statement; `timeout` as for `execute`."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -70,5 +70,15 @@ def summary(run: Run) -> str:
             f"FAILED in step {run.failure.step} (state {run.failure.status.value})",
             f"Cause [{run.failure.code}]: {run.failure.message}",
         ]
+    lines += validation_lines(run)
     lines += ["", "Step timings (state, started, duration):", *timeline_lines(run)]
     return "\n".join(lines)
+
+
+def validation_lines(run: Run) -> list[str]:
+    """The validation checks' results, passed and failed (none: nothing, the run never got that far)."""
+    if not run.validation:
+        return []
+    failed = sum(not r.passed for r in run.validation)
+    head = f"Validation: {len(run.validation) - failed} passed, {failed} failed"
+    return ["", head, *(f"  {'PASS' if r.passed else 'FAIL'} {r.name} ({r.kind}): {r.detail}" for r in run.validation)]

@@ -148,9 +148,10 @@ ROUTES: tuple[Route, ...] = (
         rds("ClusterCreated", (RDS_CLUSTER,), "RDS-EVENT-0170"),
         rds("InstanceCreated", (RDS_INSTANCE,), "RDS-EVENT-0005"),
     )),
-    Route(Step.SETUP_DB_USERS, (S.CONFIGURING_DB,), (
+    Route(Step.SETUP_DB_USERS, (S.CONFIGURING_DB, S.VALIDATING), (
         on(DetailType.CLUSTER_AVAILABLE),
         check_due(S.CONFIGURING_DB, name="CheckDueConfiguringDb"),
+        check_due(S.VALIDATING, name="CheckDueValidating"),  # checks left for a fresh invocation
         rds("DbAvailable", (RDS_CLUSTER, RDS_INSTANCE), "RDS-EVENT-0016"),  # master credentials reset
     )),
     Route(Step.ARCHIVE_SNAPSHOT, (S.ARCHIVING,), (

@@ -69,6 +69,36 @@ def quote_object(name: str) -> str:
     return f"`{name}`"
 
 
+def render_table(name: str) -> str:
+    """`db.table` -> its quoted form (a table named by configuration, e.g. a row-count check)."""
+    parts = name.split(".")
+    if len(parts) != 2:
+        raise InvalidIdentifier(f"table {name!r} must look like 'db.table'")
+    return ".".join(quote_object(part) for part in parts)
+
+
+def parse_account(entry: str) -> tuple[str, str | None]:
+    """`name` (any host) or `name@host` -> (name, host or None), both validated."""
+    name, _, host = entry.partition("@")
+    validate_name(name, "account")
+    return name, (validate_account_host(host) if host else None)
+
+
+def account_label(name: str, host: str) -> str:
+    """How an account is named in messages: `name@host` (a role without a host: `name`). Never a password."""
+    return f"{name}@{host}" if host else name
+
+
+_SINGLE_QUERY = re.compile(r"^\s*(SELECT|WITH)\b[^;]*;?\s*$", re.IGNORECASE | re.DOTALL)
+
+
+def validate_query(sql: str, what: str) -> str:
+    """A configured check's SQL: one SELECT (or WITH ... SELECT) statement, nothing after it."""
+    if not _SINGLE_QUERY.fullmatch(sql):
+        raise InvalidIdentifier(f"{what} must be a single SELECT (or WITH ... SELECT) statement without ';' inside")
+    return sql.strip().rstrip(";").rstrip()
+
+
 def normalise_privileges(privileges: list[str]) -> list[str]:
     result = []
     for raw in privileges:

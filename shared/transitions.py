@@ -56,7 +56,9 @@ STATES: dict[RunStatus, StateSpec] = {spec.status: spec for spec in (
     StateSpec(S.COPYING,          (S.REPLACING_TARGET,), None,                "copying (no event ends it)"),
     StateSpec(S.REPLACING_TARGET, (S.RESTORING,),        E.SNAPSHOT_COPIED,   "deleting the old target"),
     StateSpec(S.RESTORING,        (S.CONFIGURING_DB,),   None,                "restoring cluster and instances"),
-    StateSpec(S.CONFIGURING_DB,   (S.ARCHIVING,),        E.CLUSTER_AVAILABLE, "master password, SQL, users"),
+    StateSpec(S.CONFIGURING_DB,   (S.VALIDATING,),       E.CLUSTER_AVAILABLE, "master password, SQL, users"),
+    # No event on entry: setup-db-users goes on validating in the invocation that configured the database.
+    StateSpec(S.VALIDATING,       (S.ARCHIVING,),        None,                "validation checks"),
     StateSpec(S.ARCHIVING,        (S.SUCCEEDED,),        E.DATABASE_READY,    "snapshot retention"),
     StateSpec(S.SUCCEEDED,        (),                    E.RUN_SUCCEEDED,     "done"),
     StateSpec(S.FAILED,           (),                    E.RUN_FAILED,        "failed: see `failure`"),

@@ -54,19 +54,21 @@ class PyMySqlSession:
         cancelled at the moment it finished, done), so a statement the pipeline re-runs must be idempotent.
         `SET SESSION max_execution_time` would not do: MySQL applies it to read-only SELECTs only
         (https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_max_execution_time)."""
+        self._guarded(statement, params, timeout)
+
+    def _guarded(self, statement: str, params: Sequence[object], timeout: float | None) -> list[tuple[object, ...]]:
         if timeout is None:
-            self._run(statement, params)
-            return
+            return self._run(statement, params)
         watchdog = _Watchdog(timeout, self._cancel_running)
         try:
             with watchdog:
-                self._run(statement, params)
+                rows = self._run(statement, params)
         except PipelineError:
             if not watchdog.cancelled:
                 raise
         else:
             if not watchdog.cancelled:
-                return  # finished (if the cancel failed, it finished late, with the caller waiting for it)
+                return rows  # finished (if the cancel failed, it finished late, with the caller waiting for it)
         # Cancelled; one cancelled at the very moment it finished is reported too, and re-running it is safe.
         raise StatementTimedOut(timeout) from None
 
@@ -79,8 +81,11 @@ class PyMySqlSession:
         finally:
             killer.close()
 
-    def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        return self._run(statement, params)
+    def query(
+        self, statement: str, params: Sequence[object] = (), timeout: float | None = None
+    ) -> list[tuple[object, ...]]:
+        """As `execute`, returning the rows (the validation checks' queries run with a timeout)."""
+        return self._guarded(statement, params, timeout)
 
     def close(self) -> None:
         with contextlib.suppress(pymysql.err.Error):  # already closed, or the server went away

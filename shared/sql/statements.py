@@ -13,6 +13,7 @@ from shared.config import DatabaseConfig, DbUserConfig, Grant
 from shared.sql_identifiers import (
     normalise_privileges,
     render_grant_target,
+    render_table,
     validate_account_host,
     validate_name,
 )
@@ -82,3 +83,42 @@ def cancel_statement(connection: int) -> Statement:
     """Stops the statement, not the connection; an account may always cancel its own connections' statements
     (https://dev.mysql.com/doc/refman/8.0/en/kill.html)."""
     return Statement("KILL QUERY %s", (connection,))
+
+
+# ---- accounts left from production (shared/sql/accounts.py decides which) ----------------------------------------
+def list_accounts(flavor: Flavor) -> Statement:
+    """(user, host, is_role) of every account. MariaDB's mysql.user view has `is_role`; a MySQL 8 role is an
+    account created locked and without a password (https://dev.mysql.com/doc/refman/8.0/en/create-role.html)."""
+    if flavor == "mariadb":
+        return Statement("SELECT User, Host, is_role = 'Y' FROM mysql.user")
+    return Statement("SELECT User, Host, account_locked = 'Y' AND authentication_string = '' FROM mysql.user")
+
+
+def drop_account(name: str, host: str, *, is_role: bool, flavor: Flavor) -> Statement:
+    """MariaDB drops a role with DROP ROLE; MySQL's DROP USER drops users and roles alike
+    (https://dev.mysql.com/doc/refman/8.0/en/drop-user.html). An account that is the DEFINER of a stored object
+    is dropped with a warning, not an error, by an account with SET_USER_ID, which Aurora MySQL 3's master user has
+    (same page; https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.MasterAccounts.html)."""
+    if is_role and flavor == "mariadb":
+        return Statement("DROP ROLE IF EXISTS %s", (name,))
+    return Statement("DROP USER IF EXISTS %s@%s", (name, host))
+
+
+# ---- validation checks (shared/validation.py) ---------------------------------------------------------------------
+def begin_read_only() -> Statement:
+    """The checks run in one read-only transaction: configured check SQL cannot change data, and every check sees
+    the same snapshot (https://dev.mysql.com/doc/refman/8.0/en/commit.html)."""
+    return Statement("START TRANSACTION READ ONLY")
+
+
+def end_read_only() -> Statement:
+    return Statement("ROLLBACK")
+
+
+def count_rows(table: str) -> Statement:
+    return Statement(f"SELECT COUNT(*) FROM {render_table(table)}")
+
+
+def session_cipher() -> Statement:
+    """The TLS cipher of this session; empty when it is not encrypted."""
+    return Statement("SHOW SESSION STATUS LIKE 'Ssl_cipher'")

@@ -23,6 +23,7 @@ EXPECTED_TRIGGERS = {
     "REPLACING_TARGET": "RunCheckDue",  # Aurora emits no event when a copy ends
     "RESTORING": "RDS-EVENT-0171",
     "CONFIGURING_DB": "RDS-EVENT-0005",
+    "VALIDATING": "RDS-EVENT-0016",  # the checks follow in the invocation that configured the database
     "ARCHIVING": "RDS-EVENT-0016",
     "SUCCEEDED": "DatabaseReady",
 }
@@ -120,6 +121,7 @@ def test_nightly_restore_succeeds_on_real_state(harness: Any, mariadb: Any) -> N
     # One success notification with per-step timings; one audit record per transition.
     [message] = h.world.notifications()
     assert "SUCCEEDED" in message and "Step timings" in message
+    assert "Validation: 3 passed, 0 failed" in message and "PASS no unmasked e-mail (no-rows): no rows" in message
     for state in ("COPYING", "REPLACING_TARGET", "RESTORING", "CONFIGURING_DB", "ARCHIVING"):
         assert state in message
     moves = transitions(h, run.run_id)

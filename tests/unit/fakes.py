@@ -10,7 +10,7 @@ as Given (seed the fakes) / When (call the domain through its public API) / Then
   comes out as the `PipelineError` the adapter (`shared/aws/rds.py`) would raise: the same `translate()` decides
   the message and whether it is transient.
 - `FakeSqlConnector` records statements; with `durations` they use up a `FakeTimer` (the invocation's time left),
-  and one past its timeout is cancelled, as the PyMySQL adapter does.
+  and one past its timeout is cancelled, as the PyMySQL adapter does; `answers` gives queries their rows.
 - `Fakes` wires them (plus bus, notifier, secrets, SQL, clock, timer and recorder) into a real `Deps`.
 """
 
@@ -745,12 +745,15 @@ class FakeSqlSession:
         self.flavor = flavor
         self.connection_id = connection_id
         self.closed = False
+        self.user = ""
 
     def execute(self, statement: str, params: Sequence[object] = (), timeout: float | None = None) -> None:
         self._connector.run(self, statement, params, timeout)
 
-    def query(self, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        return self._connector.run(self, statement, params, None)
+    def query(
+        self, statement: str, params: Sequence[object] = (), timeout: float | None = None
+    ) -> list[tuple[object, ...]]:
+        return self._connector.run(self, statement, params, timeout)
 
     def close(self) -> None:
         self.closed = True
@@ -772,7 +775,9 @@ class FakeSqlConnector:
         self.running: dict[int, str] = {}
         self.killed: list[int] = []
         self._failing: dict[str, PipelineError] = {}
-        self.connect_failures = Failures()
+        self.connect_failures = Failures()  # method "connect", or "connect:<user>" for one user's logins
+        # Rows a query answers, by a text it contains (the first match); every session is encrypted by default.
+        self.answers: dict[str, list[tuple[object, ...]]] = {"Ssl_cipher": [("Ssl_cipher", "TLS_AES_128_GCM_SHA256")]}
 
     def fail_statement(self, containing: str, error: PipelineError) -> None:
         self._failing[containing] = error
@@ -780,7 +785,9 @@ class FakeSqlConnector:
     def connect(self, host: str, port: int, user: str, password: str) -> FakeSqlSession:
         self.connections.append({"host": host, "port": port, "user": user, "password": password})
         self.connect_failures.check("connect")
+        self.connect_failures.check(f"connect:{user}")
         session = FakeSqlSession(self, self.flavor, connection_id=100 + len(self.sessions))
+        session.user = user
         self.sessions.append(session)
         return session
 
@@ -806,7 +813,7 @@ class FakeSqlConnector:
             self.cancelled.append(statement)
             raise StatementTimedOut(timeout)
         self.timer.advance(seconds)
-        return []
+        return next((list(rows) for text, rows in self.answers.items() if text in statement), [])
 
     def executed(self) -> list[str]:
         """Statements that ran to the end (not cancelled, not failed), in order."""

@@ -59,13 +59,12 @@ def test_second_turn_configures_the_database_and_moves_on() -> None:
     fakes = Fakes()
     run = given_restored(fakes, master_rotated_at=T0)
     act(fakes, run)
+    endpoint = "staging-aurora.cluster-c0ffee.us-west-2.rds.amazonaws.com"
     assert fakes.sql.connections == [
-        {
-            "host": "staging-aurora.cluster-c0ffee.us-west-2.rds.amazonaws.com",
-            "port": 3306,
-            "user": "admin",
-            "password": "old",
-        }
+        {"host": endpoint, "port": 3306, "user": "admin", "password": "old"},
+        # then the validation's TLS logins, as each configured user with its secret's password
+        {"host": endpoint, "port": 3306, "user": "app", "password": "App-pass-9f8e"},
+        {"host": endpoint, "port": 3306, "user": "analyst", "password": "An-1a2b"},
     ]
     sql = [statement for statement, _ in fakes.sql.statements]
     assert sql[0].startswith("UPDATE appdb.customers SET email"), "post-restore SQL first"
@@ -73,9 +72,18 @@ def test_second_turn_configures_the_database_and_moves_on() -> None:
     created = [params for statement, params in fakes.sql.statements if statement.startswith("CREATE USER")]
     assert created == [("app", "%", "App-pass-9f8e"), ("analyst", "%", "An-1a2b")]
     assert all(session.closed for session in fakes.sql.sessions)
-    assert fakes.store.run().status is RunStatus.ARCHIVING
+    done = fakes.store.run()
+    assert done.status is RunStatus.ARCHIVING, "validated in the same invocation"
+    assert [(r.name, r.passed) for r in done.validation] == [
+        ("no unmasked e-mail", True),
+        ("TLS login app", True),
+        ("TLS login analyst", True),
+    ]
     assert fakes.bus.detail_types() == ["DatabaseReady"]
-    assert fakes.store.audit_trail(RUN_ID)[-1].message.startswith("1 post-restore statement(s), 1 role(s), 2 user(s)")
+    moves = [r for r in fakes.store.audit_trail(RUN_ID) if r.kind == "transition"]
+    assert [r.to_status for r in moves] == [RunStatus.VALIDATING, RunStatus.ARCHIVING]
+    assert moves[0].message.startswith("1 post-restore statement(s), 1 role(s), 2 user(s)")
+    assert moves[1].message == "3 validation check(s) passed"
 
 
 def test_a_failing_statement_still_closes_the_session() -> None:

@@ -277,6 +277,7 @@ def test_event_patterns(template: dict[str, Any]) -> None:
         "SetupDbUsersFunction": [
             pipe("ClusterAvailable"),
             due("CONFIGURING_DB"),
+            due("VALIDATING"),
             rds(["RDS DB Cluster Event", "RDS DB Instance Event"], "RDS-EVENT-0016"),
         ],
         "ArchiveSnapshotFunction": [pipe("DatabaseReady"), due("ARCHIVING")],

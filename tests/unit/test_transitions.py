@@ -43,6 +43,7 @@ def test_happy_path_is_a_single_chain() -> None:
         RunStatus.REPLACING_TARGET,
         RunStatus.RESTORING,
         RunStatus.CONFIGURING_DB,
+        RunStatus.VALIDATING,
         RunStatus.ARCHIVING,
         RunStatus.SUCCEEDED,
     ]
