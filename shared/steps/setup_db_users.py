@@ -13,11 +13,11 @@ import string
 
 from shared.config import DatabaseConfig
 from shared.errors import PipelineError
-from shared.model import RunStatus
 from shared.ports import ClusterView, SecretsGateway, SqlSession
 from shared.rds_states import failure_cause, is_failed
 from shared.sql.statements import Flavor, Statement, role_statements, user_statements
 from shared.steps.post_restore_sql import Budget, PostRestoreSql, SqlOutcome
+from shared.steps.swap_clusters import after_configuring
 from shared.steps.turn import StepTurn
 
 # RDS master passwords: 8-41 printable ASCII, not '/', '"', '@' (botocore CreateDBCluster docs); no quotes/space.
@@ -85,14 +85,14 @@ def configure(turn: StepTurn, session: SqlSession, db: DatabaseConfig, passwords
         turn.wait(0, f"post-restore SQL done; {budget.left():.0f}s left, users follow in a fresh invocation")
         return
     summary = configure_accounts(session, db, passwords, budget)
-    turn.transition(RunStatus.ARCHIVING, summary)
+    turn.transition(after_configuring(turn.run), summary)
 
 
 def act(turn: StepTurn) -> None:
     run, deps, db = turn.run, turn.deps, turn.pipeline.database
-    cluster = deps.rds_for(run.target_region).find_cluster(run.target_cluster_id)
+    cluster = deps.rds_for(run.target_region).find_cluster(run.new_cluster_id)
     if cluster is None or not cluster.endpoint:
-        raise PipelineError("ClusterNotReachable", f"cluster {run.target_cluster_id} has no endpoint", transient=True)
+        raise PipelineError("ClusterNotReachable", f"cluster {run.new_cluster_id} has no endpoint", transient=True)
     if is_failed(cluster.status):  # e.g. its KMS key became inaccessible: no wait for the deadline
         raise PipelineError("ClusterFailed", failure_cause("cluster", cluster.identifier, cluster.status))
     if cluster.status != "available":  # busy (e.g. resetting-master-credentials): wait, no attempt spent

@@ -32,11 +32,14 @@ def test_terminal_states_go_nowhere(status: RunStatus) -> None:
     assert all(not can_transition(status, other) for other in RunStatus)
 
 
-def test_happy_path_is_a_single_chain() -> None:
+def test_happy_path_is_a_single_chain_but_for_the_swap() -> None:
+    """`replace` takes the first next state everywhere; `swap` turns into SWAPPING after CONFIGURING_DB."""
     path = [RunStatus.REQUESTED]
     while STATES[path[-1]].next_states:
-        (nxt,) = STATES[path[-1]].next_states
+        nxt, *others = STATES[path[-1]].next_states
+        assert others == ([RunStatus.SWAPPING] if path[-1] is RunStatus.CONFIGURING_DB else [])
         path.append(nxt)
+    assert STATES[RunStatus.SWAPPING].next_states == (RunStatus.ARCHIVING,)
     assert path == [
         RunStatus.REQUESTED,
         RunStatus.COPYING,
