@@ -369,7 +369,6 @@ class RdsEmulator:
 
         self.timeline.later(self.durations.password_apply, applied)
 
-
     def _rename_cluster(self, region: str, old_id: str, new_id: str) -> None:
         """moto renames at once; AWS shows `renaming` until the new name is effective, then emits RDS-EVENT-0172
         "Renamed DB cluster from [old] to [new]" (USER_Events.Messages). moto also leaves the members naming the old

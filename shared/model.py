@@ -215,6 +215,9 @@ class RetiredCluster(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
+    # retired: a replaced target (what a rollback brings back); staging: a failed run's staging cluster;
+    # rolled-back: the cluster a rollback took out of the target's place.
+    kind: Literal["retired", "staging", "rolled-back"] = "retired"
     cluster_id: str
     arn: str
     run_id: str  # the run whose swap retired it

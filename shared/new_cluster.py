@@ -45,9 +45,8 @@ class NewCluster(BaseModel):
     origins: str  # one line: each setting and where it came from, for the audit
 
 
-def read_target(cluster: ClusterView, members: list[InstanceView | None]) -> TargetSettings:
+def read_target(cluster: ClusterView, instances: list[InstanceView]) -> TargetSettings:
     """The current target's settings, as `plan` takes them over."""
-    instances = [m for m in members if m is not None]
     first = instances[0] if instances else None
     return TargetSettings(
         cluster_id=cluster.identifier,
@@ -102,8 +101,18 @@ def plan(pipeline: PipelineConfig, run: Run) -> NewCluster:
     instances = pipeline.instances
     pick("db_subnet_group", "subnet group", pipeline.db_subnet_group, was("db_subnet_group"))
     pick("security_group_ids", "security groups", pipeline.security_group_ids, was("security_group_ids"), [])
-    pick("db_cluster_parameter_group", "cluster parameters", pipeline.db_cluster_parameter_group, was("db_cluster_parameter_group"))
-    pick("db_instance_parameter_group", "instance parameters", instances.db_parameter_group, was("db_instance_parameter_group"))
+    pick(
+        "db_cluster_parameter_group",
+        "cluster parameters",
+        pipeline.db_cluster_parameter_group,
+        was("db_cluster_parameter_group"),
+    )
+    pick(
+        "db_instance_parameter_group",
+        "instance parameters",
+        instances.db_parameter_group,
+        was("db_instance_parameter_group"),
+    )
     pick("instance_class", "instance class", instances.instance_class, was("instance_class"), DEFAULT_INSTANCE_CLASS)
     pick("instance_count", "instances", instances.count, was("instance_count") or None, DEFAULT_INSTANCE_COUNT)
     if previous is not None and previous.engine_version and not pipeline.engine_version:
@@ -120,7 +129,4 @@ def plan(pipeline: PipelineConfig, run: Run) -> NewCluster:
         **pipeline.tags,
         **ownership_tags(pipeline.name, run.run_id),
     }
-    return NewCluster(
-        **chosen, restore=restore, tags=tags, origins="; ".join([*origins, restore_origins])
-    )
-
+    return NewCluster(**chosen, restore=restore, tags=tags, origins="; ".join([*origins, restore_origins]))

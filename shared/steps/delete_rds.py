@@ -76,8 +76,11 @@ def read_for_swap(turn: StepTurn) -> None:
     staging = run.staging_cluster_id or staging_cluster_id(run.target_cluster_id, run.run_id)
     cluster = rds.find_cluster(run.target_cluster_id)
     if cluster is None:
-        turn.wait(0, f"no target yet; restoring as {staging}, named {run.target_cluster_id} at the swap",
-                  staging_cluster_id=staging)
+        turn.wait(
+            0,
+            f"no target yet; restoring as {staging}, named {run.target_cluster_id} at the swap",
+            staging_cluster_id=staging,
+        )
         turn.emit(DetailType.TARGET_READ)
         return
     guard(turn.deps.config, pipeline, cluster, verb="swap out")

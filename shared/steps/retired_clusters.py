@@ -134,6 +134,8 @@ def _delete(deps: Deps, rds: RdsGateway, pipeline: PipelineConfig, cluster: Clus
     return False  # gone once describe no longer finds it
 
 
-def _audit(deps: Deps, pipeline: PipelineConfig, kind: str, message: str, now: datetime, code: str | None = None) -> None:
+def _audit(
+    deps: Deps, pipeline: PipelineConfig, kind: str, message: str, now: datetime, code: str | None = None
+) -> None:
     record_outside_run(deps.store, deps.log, now, step=STEP, kind=kind, message=message,  # type: ignore[arg-type]
                        subject=pipeline_subject(pipeline.name), pipeline=pipeline.name, code=code)  # fmt: skip

@@ -33,7 +33,9 @@ def remove_staging(turn: StepTurn) -> str | None:
     if cluster.tags.get(TAG_RUN) != run.run_id:
         return f"{staging_id} was not made by this run; not touched"
     if pipeline.keep_failed_staging:
-        return f"staging cluster {staging_id} kept, quarantined, for inspection (keep_failed_staging); delete it by hand"
+        return (
+            f"staging cluster {staging_id} kept, quarantined, for inspection (keep_failed_staging); delete it by hand"
+        )
     deleted = []
     for member in cluster.member_ids:
         instance = rds.find_instance(member)
@@ -44,8 +46,15 @@ def remove_staging(turn: StepTurn) -> str | None:
     keep_retired(
         turn.deps,
         pipeline.name,
-        RetiredCluster(cluster_id=staging_id, arn=cluster.arn, run_id=run.run_id, run_tag=run.run_id,
-                       retired_at=now, delete_after=now),  # fmt: skip
+        RetiredCluster(
+            kind="staging",
+            cluster_id=staging_id,
+            arn=cluster.arn,
+            run_id=run.run_id,
+            run_tag=run.run_id,
+            retired_at=now,
+            delete_after=now,
+        ),  # fmt: skip
     )
     return (
         f"staging cluster {staging_id} removed: {len(deleted)} instance(s) deleting, the cluster follows; the "

@@ -30,6 +30,7 @@ no instance rename event is listed, so the check's RunCheckDue brings the step b
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from shared.errors import PipelineError, SafetyViolation
 from shared.model import RetiredCluster, Run, RunStatus, SwapWindow
@@ -59,7 +60,7 @@ def act(turn: StepTurn) -> None:
         fill(turn, rds)
 
 
-def _wait(turn: StepTurn, message: str, **changes: object) -> None:
+def _wait(turn: StepTurn, message: str, **changes: Any) -> None:
     turn.wait(turn.policy.min_poll_seconds, message, **changes)
 
 
@@ -91,8 +92,12 @@ def vacate(turn: StepTurn, rds: RdsGateway, old: ClusterView) -> None:
     state = condition(old.status)
     if state is Condition.STOPPED:
         rds.start_cluster(old.identifier)  # owned (guarded above); a stopped cluster cannot be renamed
-        _wait(turn, f"target {old.identifier} is stopped: StartDBCluster requested (a stopped cluster cannot be "
-                    "renamed); the swap follows once it is available", retired_cluster_id=retired)
+        _wait(
+            turn,
+            f"target {old.identifier} is stopped: StartDBCluster requested (a stopped cluster cannot be "
+            "renamed); the swap follows once it is available",
+            retired_cluster_id=retired,
+        )
         return
     not_ready = _staging_ready(turn, rds)
     if not_ready is not None:
@@ -100,8 +105,11 @@ def vacate(turn: StepTurn, rds: RdsGateway, old: ClusterView) -> None:
         return
     busy = [m.identifier for m in members if condition(m.status) is not Condition.READY]
     if state is not Condition.READY or busy:
-        _wait(turn, f"target {old.identifier} is {old.status} (instances not ready: {busy}); swap waits, no attempt "
-                    "spent", retired_cluster_id=retired)
+        _wait(
+            turn,
+            f"target {old.identifier} is {old.status} (instances not ready: {busy}); swap waits, no attempt spent",
+            retired_cluster_id=retired,
+        )
         return
     for index, instance in enumerate(sorted(members, key=lambda m: m.identifier), start=1):
         rds.rename_instance(instance.identifier, instance_id(retired, index))
@@ -147,8 +155,11 @@ def fill(turn: StepTurn, rds: RdsGateway) -> None:
         _wait(turn, not_ready)
         return
     if not new.security_group_ids:
-        raise SafetyViolation("NoTargetSecurityGroups", "no security groups to give the target (none configured, "
-                              "none read from the previous target); the staging cluster keeps its quarantine")
+        raise SafetyViolation(
+            "NoTargetSecurityGroups",
+            "no security groups to give the target (none configured, "
+            "none read from the previous target); the staging cluster keeps its quarantine",
+        )
     rds.rename_cluster(run.staging_cluster_id or "", run.target_cluster_id, new.security_group_ids)
     now = turn.now()
     window = (run.swap or SwapWindow()).model_copy(update={"filled_at": now})
@@ -243,4 +254,3 @@ def _point_secret(turn: StepTurn, cluster: ClusterView) -> None:
             )
     except PipelineError as exc:  # the swap is done; a stale host in the secret is reported, not fatal
         turn.remark("error", f"master secret {db.master_secret_id} still names the staging endpoint: {exc.message}")
-

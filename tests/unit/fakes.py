@@ -635,7 +635,9 @@ class FakeRds:
         if cluster is None:
             raise aws_error("DBClusterNotFoundFault", "StopDBCluster")
         if cluster.status != "available":
-            raise aws_error("InvalidDBClusterStateFault", "StopDBCluster", f"DbCluster {cluster_id} is {cluster.status}")
+            raise aws_error(
+                "InvalidDBClusterStateFault", "StopDBCluster", f"DbCluster {cluster_id} is {cluster.status}"
+            )
         self._set_cluster(cluster_id, status="stopped")
 
     def rename_cluster(self, cluster_id: str, new_id: str, security_group_ids: list[str] | None = None) -> None:
