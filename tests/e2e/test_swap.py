@@ -51,7 +51,9 @@ def legacy_target(h: Any) -> None:
     cluster.vpc_security_group_ids = [LEGACY_SG]
     cluster.parameter_group = "legacy-cluster-params"
     rds.modify_db_instance(
-        DBInstanceIdentifier=f"{TARGET}-1", DBInstanceClass="db.r6g.xlarge", DBParameterGroupName="legacy-instance-params"
+        DBInstanceIdentifier=f"{TARGET}-1",
+        DBInstanceClass="db.r6g.xlarge",
+        DBParameterGroupName="legacy-instance-params",
     )
     for index in (2, 3):
         rds.create_db_instance(
@@ -73,7 +75,16 @@ def cluster(h: Any, identifier: str) -> dict[str, Any] | None:
 
 def members(h: Any, identifier: str) -> list[dict[str, Any]]:
     instances = h.rds().describe_db_instances()["DBInstances"]
-    return sorted((i for i in instances if i.get("DBClusterIdentifier") == identifier), key=lambda i: i["DBInstanceIdentifier"])
+    mine = (i for i in instances if i.get("DBClusterIdentifier") == identifier)
+    return sorted(mine, key=lambda i: i["DBInstanceIdentifier"])
+
+
+def as_found(h: Any, identifier: str) -> tuple[Any, ...]:
+    """What must not change about a cluster: ARN, tags, status, name and instances."""
+    found = cluster(h, identifier)
+    assert found is not None, identifier
+    instances = [i["DBInstanceIdentifier"] for i in members(h, identifier)]
+    return found["DBClusterArn"], tags(h, found), found["Status"], found["DBClusterIdentifier"], instances
 
 
 def tags(h: Any, found: dict[str, Any]) -> dict[str, str]:
@@ -116,7 +127,7 @@ def test_a_swap_night_keeps_the_target_serving_until_the_swap_then_keeps_the_old
     run, seen = run_watching_the_target(h, original)
 
     assert run.status is RunStatus.SUCCEEDED, run.failure
-    assert BEFORE_SWAP <= seen
+    assert seen >= BEFORE_SWAP
     staging = staging_cluster_id(TARGET, run.run_id)
     assert run.staging_cluster_id == staging and cluster(h, staging) is None
     # The target name is the new cluster, with the previous target's settings (none of them configured)
@@ -159,7 +170,7 @@ def test_a_failing_masking_statement_fails_before_the_swap_and_leaves_the_target
     h = harness(config)
     original = cluster(h, TARGET)
     assert original is not None
-    before = (original["DBClusterArn"], tags(h, original), original["Status"], [i["DBInstanceIdentifier"] for i in members(h, TARGET)])
+    before = as_found(h, TARGET)
 
     run, seen = run_watching_the_target(h, original)
 
@@ -167,9 +178,7 @@ def test_a_failing_masking_statement_fails_before_the_swap_and_leaves_the_target
     assert run.failure.status is RunStatus.CONFIGURING_DB and "no_such_table" in run.failure.message
     staging = staging_cluster_id(TARGET, run.run_id)
     assert h.runtime.run_until(lambda: cluster(h, staging) is None and not members(h, staging), 30 * 60)
-    after = cluster(h, TARGET)
-    assert after is not None
-    assert (after["DBClusterArn"], tags(h, after), after["Status"], [i["DBInstanceIdentifier"] for i in members(h, TARGET)]) == before
+    assert as_found(h, TARGET) == before
     [message] = h.world.notifications()
     assert "FAILED" in message and "no_such_table" in message and f"staging cluster {staging} removed" in message
 
