@@ -70,9 +70,17 @@ def _restore_settings(cluster: ClusterView) -> ClusterSettings:
     return of_cluster(cluster.engine_lifecycle_support, cluster.storage_type, cluster.cloudwatch_logs_exports)
 
 
-def plan(pipeline: PipelineConfig, run: Run) -> NewCluster:
+def major_version(engine_version: str | None) -> str | None:
+    """`8.0.mysql_aurora.3.05.2` -> `8.0`: parameter groups belong to one family (aurora-mysql8.0, ...)."""
+    return engine_version.split(".mysql_aurora", 1)[0].split(".aurora", 1)[0] if engine_version else None
+
+
+def plan(pipeline: PipelineConfig, run: Run, engine_version: str | None = None) -> NewCluster:
     """The new cluster's settings: configuration, else the previous target's, else the default. Raises
-    SafetyViolation when there is no target to read and the network is not configured."""
+    SafetyViolation when there is no target to read and the network is not configured. `engine_version` is the new
+    cluster's (the snapshot's or the configured one): the previous target's parameter groups are taken over only for
+    the same major version, since a parameter group serves one engine family (a restore naming another family's
+    group is refused by RDS)."""
     previous = run.previous_target
     if previous is None and (not pipeline.db_subnet_group or not pipeline.security_group_ids):
         raise SafetyViolation(
@@ -97,6 +105,16 @@ def plan(pipeline: PipelineConfig, run: Run) -> NewCluster:
 
     def was(name: str) -> Any:
         return getattr(previous, name) if previous is not None else None
+
+    new_major = major_version(pipeline.engine_version or engine_version)
+    old_major = major_version(previous.engine_version) if previous is not None else None
+    same_family = new_major is None or old_major is None or new_major == old_major
+
+    def was_in_family(name: str) -> Any:
+        if same_family:
+            return was(name)
+        origins.append(f"{name}: the previous target's not taken over (engine {old_major}, new cluster {new_major})")
+        return None
 
     instances = pipeline.instances
     pick("db_subnet_group", "subnet group", pipeline.db_subnet_group, was("db_subnet_group"))

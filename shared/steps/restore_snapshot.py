@@ -22,13 +22,14 @@ def request_restore(turn: StepTurn) -> ClusterView:
     copy = rds.find_cluster_snapshot(run.copy_snapshot_id)
     if copy is None:
         raise PipelineError("CopyMissing", f"copy {run.copy_snapshot_id} to restore from does not exist")
-    new = plan(pipeline, run)
+    engine_version = pipeline.engine_version or copy.engine_version
+    new = plan(pipeline, run, engine_version)
     quarantined = run.staging_cluster_id is not None
     request = RestoreRequest(
         cluster_id=run.new_cluster_id,
         snapshot_id=copy.identifier,
         engine=copy.engine or pipeline.engine,
-        engine_version=pipeline.engine_version or copy.engine_version,
+        engine_version=engine_version,
         db_subnet_group=new.db_subnet_group,
         security_group_ids=pipeline.quarantine_security_group_ids if quarantined else new.security_group_ids,
         db_cluster_parameter_group=new.db_cluster_parameter_group,
@@ -48,11 +49,12 @@ def request_restore(turn: StepTurn) -> ClusterView:
         return existing
 
 
-def ensure_instances(turn: StepTurn, engine: str) -> list[InstanceView]:
+def ensure_instances(turn: StepTurn, cluster: ClusterView) -> list[InstanceView]:
     """Create missing instances (`<new cluster>-<n>`); return all of them as they are now."""
     run, pipeline = turn.run, turn.pipeline
     rds = turn.deps.rds_for(run.target_region)
-    new = plan(pipeline, run)
+    engine = cluster.engine or pipeline.engine
+    new = plan(pipeline, run, cluster.engine_version)
     instances = []
     for index in range(1, new.instance_count + 1):
         name = instance_id(run.new_cluster_id, index)
@@ -87,7 +89,7 @@ def act(turn: StepTurn) -> None:
         return
     cluster = existing or request_restore(turn)
     try:
-        ensure_instances(turn, cluster.engine or pipeline.engine)
+        ensure_instances(turn, cluster)
     except PipelineError as exc:
         if not exc.transient:
             raise
@@ -96,5 +98,5 @@ def act(turn: StepTurn) -> None:
     turn.transition(
         RunStatus.RESTORING,
         f"restore of {run.new_cluster_id} ({where}) from {run.copy_snapshot_id} requested; "
-        f"{plan(pipeline, run).origins}",
+        f"{plan(pipeline, run, cluster.engine_version).origins}",
     )

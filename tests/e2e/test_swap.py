@@ -50,6 +50,7 @@ def legacy_target(h: Any) -> None:
     cluster.db_subnet_group_name = "legacy-subnets"
     cluster.vpc_security_group_ids = [LEGACY_SG]
     cluster.parameter_group = "legacy-cluster-params"
+    cluster.engine_version = "8.0.mysql_aurora.3.05.2"  # production's major version: its parameter groups fit
     rds.modify_db_instance(
         DBInstanceIdentifier=f"{TARGET}-1",
         DBInstanceClass="db.r6g.xlarge",

@@ -111,6 +111,22 @@ def test_the_new_cluster_takes_the_targets_settings_unless_configured_field_by_f
     assert new.tags[TAG_RUN] == RUN_ID
 
 
+def test_parameter_groups_of_another_major_version_are_not_taken_over() -> None:
+    fakes = swap_fakes()
+    given_target(fakes)
+    rds = fakes.target
+    old = rds.clusters[TARGET].model_copy(update={"engine_version": "5.7.mysql_aurora.2.11.2"})
+    members = [i for i in (rds.find_instance(m) for m in old.member_ids) if i is not None]
+    run = make_run(RunStatus.RESTORING, previous_target=read_target(old, members))
+
+    upgraded = plan(fakes.pipeline, run, "8.0.mysql_aurora.3.05.2")
+    same = plan(fakes.pipeline, run, "5.7.mysql_aurora.2.12.0")
+
+    assert (upgraded.db_cluster_parameter_group, upgraded.db_instance_parameter_group) == (None, None)
+    assert "not taken over (engine 5.7, new cluster 8.0)" in upgraded.origins
+    assert (same.db_cluster_parameter_group, same.db_instance_parameter_group) == ("legacy-cluster", "legacy-instance")
+
+
 def test_a_first_run_without_a_configured_network_refuses_the_default_vpc() -> None:
     fakes = swap_fakes()
     with pytest.raises(SafetyViolation, match="refusing to restore into the default VPC"):
