@@ -123,13 +123,13 @@ def plan(pipeline: PipelineConfig, run: Run, engine_version: str | None = None) 
         "db_cluster_parameter_group",
         "cluster parameters",
         pipeline.db_cluster_parameter_group,
-        was("db_cluster_parameter_group"),
+        was_in_family("db_cluster_parameter_group"),
     )
     pick(
         "db_instance_parameter_group",
         "instance parameters",
         instances.db_parameter_group,
-        was("db_instance_parameter_group"),
+        was_in_family("db_instance_parameter_group"),
     )
     pick("instance_class", "instance class", instances.instance_class, was("instance_class"), DEFAULT_INSTANCE_CLASS)
     pick("instance_count", "instances", instances.count, was("instance_count") or None, DEFAULT_INSTANCE_COUNT)
