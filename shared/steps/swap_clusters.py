@@ -29,7 +29,7 @@ no instance rename event is listed, so the check's RunCheckDue brings the step b
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.errors import PipelineError, SafetyViolation
@@ -114,6 +114,9 @@ def vacate(turn: StepTurn, rds: RdsGateway, old: ClusterView) -> None:
     for index, instance in enumerate(sorted(members, key=lambda m: m.identifier), start=1):
         rds.rename_instance(instance.identifier, instance_id(retired, index))
     rds.rename_cluster(old.identifier, retired)
+    # The ARN carries the identifier (arn:...:cluster:<id>), so it follows the rename.
+    renamed = old.model_copy(update={"identifier": retired, "arn": f"{old.arn.rsplit(':', 1)[0]}:{retired}"})
+    keep(turn, renamed, run.run_id)
     now = turn.now()
     _wait(
         turn,
@@ -212,7 +215,7 @@ def _rename_instances(rds: RdsGateway, run: Run, count: int) -> list[str]:
 
 
 def _retire(turn: StepTurn, rds: RdsGateway, new: ClusterView) -> str:
-    """Stop the retired cluster if configured, and hand it to the check for deletion after keep_previous_hours."""
+    """Stop the retired cluster if configured; its time to be kept counts from now."""
     run, pipeline = turn.run, turn.pipeline
     if not run.retired_cluster_id:
         return "there was no previous target"
@@ -223,22 +226,26 @@ def _retire(turn: StepTurn, rds: RdsGateway, new: ClusterView) -> str:
     if pipeline.stop_previous and retired.status == "available":
         rds.stop_cluster(retired.identifier)
         stopped = ", stopped meanwhile"
-    now = turn.now()
-    delete_after = now + timedelta(hours=pipeline.keep_previous_hours)
-    keep_retired(
-        turn.deps,
-        pipeline.name,
-        RetiredCluster(
-            cluster_id=retired.identifier,
-            arn=retired.arn,
-            run_id=run.run_id,
-            run_tag=retired.tags.get(TAG_RUN, ""),
-            retired_at=now,
-            delete_after=delete_after,
-            replaced_by=new.tags.get(TAG_RUN),
-        ),
-    )
+    delete_after = keep(turn, retired, new.tags.get(TAG_RUN))
     return f"previous target kept as {retired.identifier} until {delete_after:%Y-%m-%d %H:%M} UTC{stopped}"
+
+
+def keep(turn: StepTurn, retired: ClusterView, replaced_by: str | None) -> datetime:
+    """Hand the retired cluster to the check for deletion after keep_previous_hours (from now). Done as soon as it
+    is renamed away, so a run that fails before the new cluster is in place can still be rolled back."""
+    now = turn.now()
+    delete_after = now + timedelta(hours=turn.pipeline.keep_previous_hours)
+    entry = RetiredCluster(
+        cluster_id=retired.identifier,
+        arn=retired.arn,
+        run_id=turn.run.run_id,
+        run_tag=retired.tags.get(TAG_RUN, ""),
+        retired_at=now,
+        delete_after=delete_after,
+        replaced_by=replaced_by,
+    )
+    keep_retired(turn.deps, turn.pipeline.name, entry)
+    return delete_after
 
 
 def _point_secret(turn: StepTurn, cluster: ClusterView) -> None:
