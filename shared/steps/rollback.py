@@ -9,8 +9,9 @@ Like the swap, every call observes RDS and does the next thing, so it can be rep
    `<target>-rolledback-<run hash>`, its instances first;
 3. the retired cluster is renamed to the target name (it kept its own security groups), then its instances to
    `<target>-<n>`;
-4. the rolled-back cluster takes the retired one's place in the pipeline's watch: kept `keep_previous_hours`, then
-   deleted by the check.
+4. the master secret gets a new password, applied to the cluster that is back (the secret held the swapped-in
+   cluster's), and the rolled-back cluster takes the retired one's place in the pipeline's watch: kept
+   `keep_previous_hours`, then deleted by the check.
 
 It refuses while a run holds the target, and never renames a cluster without the pipeline's ownership tag. Every
 action is audited under `pipeline#<name>`; the start and the end are notified.
@@ -30,6 +31,7 @@ from shared.ports import ClusterView, RdsGateway
 from shared.rds_states import Condition, condition
 from shared.steps.context import Deps
 from shared.steps.retired_clusters import RetiredChange, update_retired
+from shared.steps.setup_db_users import new_password
 
 STEP = "rollback"
 
@@ -148,6 +150,7 @@ def _settle_back(
         add = (RetiredCluster(kind="rolled-back", cluster_id=away, arn=moved.arn, run_id=entry.run_id,
                               run_tag=moved.tags.get(TAG_RUN, ""), retired_at=now,
                               delete_after=now + timedelta(hours=pipeline.keep_previous_hours)),)  # fmt: skip
+    _reset_master(deps, rds, pipeline, back)
     update_retired(deps, pipeline.name, RetiredChange(drop=(entry.cluster_id,), add=add))
     kept = (
         f"; {away} kept until {now + timedelta(hours=pipeline.keep_previous_hours):%Y-%m-%d %H:%M} UTC" if add else ""
@@ -155,6 +158,20 @@ def _settle_back(
     _step(deps, pipeline, f"rollback done: the previous cluster (run tag {entry.run_tag}) serves as {target} with "
           f"{len(members)} instance(s){kept}", notify=True)  # fmt: skip
     return Progress(True, f"rolled back: {target} is the previous cluster again{kept}")
+
+
+def _reset_master(deps: Deps, rds: RdsGateway, pipeline: PipelineConfig, back: ClusterView) -> None:
+    """The master secret holds the swapped-in cluster's password: give the cluster that is back a new one, stored
+    first (as setup-db-users does), so the secret works for the cluster under the target name."""
+    secret_id = pipeline.database.master_secret_id
+    vault = deps.secrets_for(pipeline.target_region)
+    password = new_password()
+    current = vault.get_json(secret_id)
+    vault.put_json(
+        secret_id,
+        {**current, "password": password, "host": back.endpoint or "", "dbClusterIdentifier": back.identifier},
+    )
+    rds.set_master_password(back.identifier, password)
 
 
 def _is_target_instance(identifier: str, target: str) -> bool:

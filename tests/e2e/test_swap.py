@@ -4,6 +4,7 @@ target as it was and removes the staging cluster."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -200,6 +201,8 @@ def test_a_stopped_target_is_swapped_then_rolled_back(harness: Any) -> None:
 
     # The operator rolls back: the retired cluster is started, then renamed back into place
     pipeline = h.runtime.deps.config.pipelines[0]
+    secrets = h.world.client("secretsmanager")
+    swapped_in = json.loads(secrets.get_secret_value(SecretId=pipeline.database.master_secret_id)["SecretString"])
     progress = advance_rollback(h.runtime.deps, pipeline)
     for _ in range(60):
         if progress.done:
@@ -211,6 +214,8 @@ def test_a_stopped_target_is_swapped_then_rolled_back(harness: Any) -> None:
     assert back is not None and tags(h, back)[TAG_RUN] == "previous-night" and back["Status"] == "available"
     assert [i["DBInstanceIdentifier"] for i in members(h, TARGET)] == [f"{TARGET}-1", f"{TARGET}-2"]
     assert cluster(h, retired) is None
+    master = json.loads(secrets.get_secret_value(SecretId=pipeline.database.master_secret_id)["SecretString"])
+    assert master["dbClusterIdentifier"] == TARGET and master["password"] != swapped_in["password"]
     rolled = [c for c in h.rds().describe_db_clusters()["DBClusters"] if "-rolledback-" in c["DBClusterIdentifier"]]
     assert [tags(h, c)[TAG_RUN] for c in rolled] == [run.run_id]
     audit = [r.message for r in h.runtime.deps.store.audit_trail("pipeline#nightly")]
