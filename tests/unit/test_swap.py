@@ -341,3 +341,19 @@ def test_a_rollback_is_refused_while_a_run_holds_the_target_or_when_nothing_is_k
     fakes.store.locks[lock_key_for("us-west-2", TARGET)] = RUN_ID
     with pytest.raises(PipelineError, match=f"run {RUN_ID} holds target"):
         advance_rollback(fakes.deps, fakes.pipeline)
+
+
+def test_the_rollback_command_reports_each_step_and_stops_at_its_timeout() -> None:
+    from ops.errors import CliError
+    from ops.rollback import roll_back
+
+    fakes = swap_fakes()
+    with pytest.raises(CliError, match="rollback refused \\[NothingToRollBack\\]"):
+        roll_back(fakes.deps, "nightly", print, timeout=0, interval=1)
+    fakes.target.add_cluster(RETIRED, status="stopped", tags=owned_tags(**{TAG_RUN: "previous-night"}))
+    keep_retired(fakes.deps, "nightly", retired_entry(timedelta(hours=24)))
+    lines: list[str] = []
+    progress = roll_back(fakes.deps, "nightly", lines.append, timeout=2, interval=1, sleep=lambda _: None)
+    assert not progress.done and lines[0].endswith("started for the rollback") and len(lines) == 3
+    assert [c.method for c in fakes.target.calls if c.method == "start_cluster"] == ["start_cluster"]
+    assert "rollback" in fakes.store.audit_trail("pipeline#nightly")[0].message
