@@ -12,6 +12,7 @@ changes silently.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -83,10 +84,13 @@ def resolve(configured: ClusterSettings, previous: ClusterSettings | None) -> tu
 
 # ---- the previous target's own settings (read before the new cluster is made) ------------------------------------
 class ServerlessScaling(BaseModel):
+    """Aurora capacity units, in steps of 0.5. Decimal, not float: the run is stored in DynamoDB, whose boto3
+    serializer refuses floats (a Decimal is written as a JSON string by the run's model_dump)."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    min_capacity: float
-    max_capacity: float
+    min_capacity: Decimal
+    max_capacity: Decimal
 
 
 class TargetSettings(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -76,7 +77,9 @@ def _cluster(raw: Any) -> ClusterView:
 def _scaling(raw: Any) -> ServerlessScaling | None:
     if not raw or "MinCapacity" not in raw or "MaxCapacity" not in raw:
         return None
-    return ServerlessScaling(min_capacity=float(raw["MinCapacity"]), max_capacity=float(raw["MaxCapacity"]))
+    return ServerlessScaling(
+        min_capacity=Decimal(str(raw["MinCapacity"])), max_capacity=Decimal(str(raw["MaxCapacity"]))
+    )
 
 
 def _instance(raw: Any) -> InstanceView:
@@ -258,8 +261,8 @@ class Rds:
             kwargs["BackupRetentionPeriod"] = request.backup_retention_days
         if request.serverless_v2 is not None:
             kwargs["ServerlessV2ScalingConfiguration"] = {
-                "MinCapacity": request.serverless_v2.min_capacity,
-                "MaxCapacity": request.serverless_v2.max_capacity,
+                "MinCapacity": float(request.serverless_v2.min_capacity),
+                "MaxCapacity": float(request.serverless_v2.max_capacity),
             }
         if request.security_group_ids:
             kwargs["VpcSecurityGroupIds"] = request.security_group_ids

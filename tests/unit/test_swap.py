@@ -357,3 +357,18 @@ def test_the_rollback_command_reports_each_step_and_stops_at_its_timeout() -> No
     assert not progress.done and lines[0].endswith("started for the rollback") and len(lines) == 3
     assert [c.method for c in fakes.target.calls if c.method == "start_cluster"] == ["start_cluster"]
     assert "rollback" in fakes.store.audit_trail("pipeline#nightly")[0].message
+
+
+def test_a_run_with_the_targets_settings_can_be_stored_in_dynamodb() -> None:
+    """boto3's DynamoDB serializer refuses floats: Serverless v2 capacities must not become one."""
+    from decimal import Decimal
+
+    from shared.aws.state_store import run_item
+    from shared.cluster_settings import ServerlessScaling, TargetSettings
+
+    scaling = ServerlessScaling(min_capacity=Decimal("0.5"), max_capacity=Decimal("16"))
+    target = TargetSettings(cluster_id=TARGET, arn="arn", instance_count=2, serverless_v2=scaling)
+    item = run_item(make_run(RunStatus.RESTORING, previous_target=target, staging_cluster_id=STAGING))
+    assert item["previous_target"]["M"]["serverless_v2"]["M"]["min_capacity"] == {"S": "0.5"}
+    stored = Run.model_validate(make_run(RunStatus.RESTORING, previous_target=target).model_dump(mode="json"))
+    assert stored.previous_target == target
