@@ -210,6 +210,8 @@ def test_a_stopped_target_is_swapped_then_rolled_back(harness: Any) -> None:
         h.runtime.run_until(lambda: False, 60)
         progress = advance_rollback(h.runtime.deps, pipeline)
     assert progress.done, progress.message
+    # its new master password applies (the secret held the swapped-in cluster's)
+    assert h.runtime.run_until(lambda: (cluster(h, TARGET) or {}).get("Status") == "available", 600)
     back = cluster(h, TARGET)
     assert back is not None and tags(h, back)[TAG_RUN] == "previous-night" and back["Status"] == "available"
     assert [i["DBInstanceIdentifier"] for i in members(h, TARGET)] == [f"{TARGET}-1", f"{TARGET}-2"]
