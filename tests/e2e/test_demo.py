@@ -15,7 +15,8 @@ def test_demo_runs_a_whole_nightly_restore_and_a_rerun(capsys: Any) -> None:
     assert demo.main(["--rerun"]) == 0
     out = capsys.readouterr().out
     assert out.count("SUCCEEDED\n") >= 2 and "SNS notifications delivered: 2" in out
-    assert "Steps that ran: 10" in out
+    assert "Steps that ran: 11" in out  # a `swap` night: every step and the orchestrator check
+    assert "Swap window: the target name pointed at nothing for" in out
     for step in (
         "snapshot-check",
         "copy-snapshot",
@@ -24,6 +25,7 @@ def test_demo_runs_a_whole_nightly_restore_and_a_rerun(capsys: Any) -> None:
         "restore-snapshot",
         "check-restore-status",
         "setup-db-users",
+        "swap-clusters",
         "archive-snapshot",
         "sns-notification",
     ):
