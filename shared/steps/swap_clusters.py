@@ -36,7 +36,7 @@ from shared.errors import PipelineError, SafetyViolation
 from shared.model import RetiredCluster, Run, RunStatus, SwapWindow
 from shared.naming import TAG_PIPELINE, TAG_RUN, instance_id, retired_cluster_id
 from shared.new_cluster import plan
-from shared.ports import ClusterView, RdsGateway
+from shared.ports import ClusterView, InstanceView, RdsGateway
 from shared.rds_states import Condition, condition
 from shared.steps.delete_rds import guard, guard_instance, members_of
 from shared.steps.retired_clusters import keep_retired
@@ -111,8 +111,7 @@ def vacate(turn: StepTurn, rds: RdsGateway, old: ClusterView) -> None:
             retired_cluster_id=retired,
         )
         return
-    for index, instance in enumerate(sorted(members, key=lambda m: m.identifier), start=1):
-        rds.rename_instance(instance.identifier, instance_id(retired, index))
+    _rename_members_away(rds, members, retired)
     rds.rename_cluster(old.identifier, retired)
     # The ARN carries the identifier (arn:...:cluster:<id>), so it follows the rename.
     renamed = old.model_copy(update={"identifier": retired, "arn": f"{old.arn.rsplit(':', 1)[0]}:{retired}"})
@@ -125,6 +124,19 @@ def vacate(turn: StepTurn, rds: RdsGateway, old: ClusterView) -> None:
         retired_cluster_id=retired,
         swap=SwapWindow(vacated_at=now),
     )
+
+
+def _rename_members_away(rds: RdsGateway, members: list[InstanceView], retired: str) -> None:
+    """`<retired>-<n>` for each member not renamed yet (a retry after a crash skips those that are)."""
+    done = {m.identifier.lower() for m in members if m.identifier.lower().startswith(f"{retired}-")}
+    index = 0
+    for instance in sorted(members, key=lambda m: m.identifier):
+        if instance.identifier.lower() in done:
+            continue
+        index += 1
+        while instance_id(retired, index) in done:
+            index += 1
+        rds.rename_instance(instance.identifier, instance_id(retired, index))
 
 
 def _names_taken(rds: RdsGateway, run: Run, count: int) -> list[str]:
@@ -144,7 +156,8 @@ def fill(turn: StepTurn, rds: RdsGateway) -> None:
     if run.swap is not None and run.swap.filled_at is not None:
         _wait(turn, f"{run.staging_cluster_id} is being renamed to {run.target_cluster_id}")
         return
-    retired = rds.find_cluster(run.retired_cluster_id) if run.retired_cluster_id else None
+    # The run's retired name (recorded, or the one vacate would have recorded before a crash lost the write).
+    retired = rds.find_cluster(run.retired_cluster_id or retired_cluster_id(run.target_cluster_id, run.run_id))
     if retired is not None and condition(retired.status) is not Condition.READY:
         _wait(turn, f"retired cluster {retired.identifier} is {retired.status}; the rename must finish first")
         return
@@ -217,11 +230,12 @@ def _rename_instances(rds: RdsGateway, run: Run, count: int) -> list[str]:
 def _retire(turn: StepTurn, rds: RdsGateway, new: ClusterView) -> str:
     """Stop the retired cluster if configured; its time to be kept counts from now."""
     run, pipeline = turn.run, turn.pipeline
-    if not run.retired_cluster_id:
+    retired_id = run.retired_cluster_id or retired_cluster_id(run.target_cluster_id, run.run_id)
+    retired = rds.find_cluster(retired_id)
+    if retired is None:
         return "there was no previous target"
-    retired = rds.find_cluster(run.retired_cluster_id)
-    if retired is None or retired.tags.get(TAG_PIPELINE) != pipeline.name:
-        return f"retired cluster {run.retired_cluster_id} not found"
+    if retired.tags.get(TAG_PIPELINE) != pipeline.name:
+        return f"{retired_id} does not carry the pipeline's ownership tag; not kept for a rollback"
     stopped = ""
     if pipeline.stop_previous and retired.status == "available":
         rds.stop_cluster(retired.identifier)

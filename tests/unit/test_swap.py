@@ -235,6 +235,19 @@ def test_the_swap_renames_the_old_target_away_then_the_staging_cluster_into_plac
     assert fakes.all_deletes() == []
 
 
+def test_a_vacate_retried_after_a_crash_renames_only_what_is_left() -> None:
+    fakes = swap_fakes()
+    given_target(fakes)
+    given_staging(fakes)
+    swapping(fakes)
+    fakes.target.rename_instance(f"{TARGET}-2", f"{RETIRED}-1")  # the crashed attempt got this far
+    fakes.target.set_status(f"{RETIRED}-1", "available")
+
+    act_swap(fakes)
+
+    assert sorted(fakes.target.clusters[RETIRED].member_ids) == [f"{RETIRED}-{n}" for n in (1, 2, 3)]
+
+
 def test_the_old_target_is_not_moved_while_the_staging_cluster_is_not_ready() -> None:
     fakes = swap_fakes()
     given_target(fakes)
