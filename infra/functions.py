@@ -63,6 +63,12 @@ VpcConfig:
 """,
     ),
     FunctionInfra(
+        Step.SWAP_CLUSTERS,
+        "Swap cut-over: renames the old target away and the proven staging cluster into its place (tag-guarded).",
+        # ConfigureDatabasePolicy: the master secret's host follows the cluster to the target name.
+        ("SwapClustersPolicy", "ConfigureDatabasePolicy"),
+    ),
+    FunctionInfra(
         Step.ARCHIVE_SNAPSHOT,
         "Tags and prunes the pipeline's snapshot copies (keep_last).",
         ("PruneSnapshotCopiesPolicy",),
@@ -70,12 +76,14 @@ VpcConfig:
     FunctionInfra(
         Step.SNS_NOTIFICATION,
         "Publishes the run outcome; first cancels a failed run's in-flight snapshot copy.",
-        ("NotifyPolicy", "DiscardFailedCopiesPolicy"),
+        # and, for a `swap` run that failed before its swap, deletes the staging cluster's instances
+        ("NotifyPolicy", "DiscardFailedCopiesPolicy", "DeleteTargetPolicy"),
     ),
     FunctionInfra(
         Step.ORCHESTRATOR_CHECK,
         "Scheduled sweeper: re-drives due runs; opens deferred and fallback runs (trigger watch).",
         # The trigger watch describes the source (backup window, newest snapshot) and tells of refused fallbacks.
-        ("FindSourceSnapshotsPolicy", "NotifyPolicy"),
+        # It also deletes retired targets past keep_previous_hours (tag-guarded, as delete-rds).
+        ("FindSourceSnapshotsPolicy", "NotifyPolicy", "DeleteTargetPolicy"),
     ),
 )

@@ -58,6 +58,13 @@ class Durations:
     instance_create: int = 8 * 60
     cluster_start: int = 5 * 60
     password_apply: int = 20
+    # A renamed cluster's new DNS name "becomes effective in about two minutes" (Multi-AZ DB clusters, UNVERIFIED for
+    # Aurora), an instance's "in about 10 minutes"; neither is available until then
+    # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/multi-az-db-cluster-rename.html,
+    # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RenameInstance.html).
+    cluster_rename: int = 2 * 60
+    instance_rename: int = 10 * 60
+    cluster_stop: int = 3 * 60
     rds_event_latency: int = 15
     pipeline_event_latency: int = 1
 
@@ -366,6 +373,8 @@ class RdsEmulator:
         self.timeline.later(wait, created)
 
     def _on_ModifyDBCluster(self, region: str, params: dict[str, Any]) -> None:  # noqa: N802
+        if params.get("NewDBClusterIdentifier"):
+            self._rename_cluster(region, params["DBClusterIdentifier"], params["NewDBClusterIdentifier"].lower())
         password = params.get("MasterUserPassword")
         if not password:
             return
@@ -383,6 +392,55 @@ class RdsEmulator:
             )
 
         self.timeline.later(self.durations.password_apply, applied)
+
+    def _rename_cluster(self, region: str, old_id: str, new_id: str) -> None:
+        """moto renames at once; AWS shows `renaming` until the new name is effective, then emits RDS-EVENT-0172
+        "Renamed DB cluster from [old] to [new]" (USER_Events.Messages). moto also leaves the members naming the old
+        identifier (its cluster membership is by identifier): they follow the cluster here, as in AWS."""
+        backend = self.backend(region)
+        cluster = backend.clusters[new_id]
+        for instance in backend.databases.values():
+            if getattr(instance, "db_cluster_identifier", None) == old_id.lower():
+                instance.db_cluster_identifier = new_id
+        cluster.status = "renaming"
+
+        def renamed() -> None:
+            if backend.clusters.get(new_id) is cluster and self._settle(region, new_id, cluster, "available"):
+                message = f"Renamed DB cluster from {old_id} to {new_id}"
+                self._emit(region, _CLUSTER, new_id, "RDS-EVENT-0172", message, "notification")
+
+        self.timeline.later(self.durations.cluster_rename, renamed)
+
+    def _on_ModifyDBInstance(self, region: str, params: dict[str, Any]) -> None:  # noqa: N802
+        """An instance rename: `renaming` until the new name is effective (no rename event is documented)."""
+        new_id = str(params.get("NewDBInstanceIdentifier") or "").lower()
+        if not new_id:
+            return
+        backend = self.backend(region)
+        instance = backend.databases[new_id]
+        instance.status = "renaming"
+
+        def renamed() -> None:
+            if backend.databases.get(new_id) is instance:
+                self._settle(region, new_id, instance, "available")
+
+        self.timeline.later(self.durations.instance_rename, renamed)
+
+    def _on_StopDBCluster(self, region: str, params: dict[str, Any]) -> None:  # noqa: N802
+        """moto stops at once; AWS shows `stopping`, then RDS-EVENT-0150 "DB cluster stopped" (USER_Events.Messages)."""
+        cluster_id = params["DBClusterIdentifier"]
+        backend = self.backend(region)
+        cluster = backend.clusters[cluster_id]
+        members = [i for i in backend.databases.values() if getattr(i, "db_cluster_identifier", None) == cluster_id]
+        for resource in (cluster, *members):
+            resource.status = "stopping"
+
+        def stopped() -> None:
+            for resource in (cluster, *members):
+                self._settle(region, getattr(resource, "db_instance_identifier", cluster_id), resource, "stopped")
+            self._emit(region, _CLUSTER, cluster_id, "RDS-EVENT-0150", "DB cluster stopped", "notification")
+
+        self.timeline.later(self.durations.cluster_stop, stopped)
 
 
 def _is_cross_region(region: str, params: dict[str, Any]) -> bool:

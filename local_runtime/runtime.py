@@ -213,9 +213,9 @@ class LocalRuntime:
                 payload = self._check.payload(self.clock.now(), self.account)
                 self._invoke(Step.ORCHESTRATOR_CHECK, payload, "schedule", "schedule", 0)
                 continue
-            item = self._queue.pop()
-            if item.at > limit:
+            if next_item > limit:  # left queued: a later call delivers it (popping it here would lose it)
                 return False
+            item = self._queue.pop()
             self.clock.set(item.at)
             if item.kind == ACTION:
                 item.payload()

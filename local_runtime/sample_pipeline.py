@@ -18,6 +18,8 @@ DEFAULT_PIPELINE: dict[str, Any] = {
     "kms_key_id": "alias/aurora-restore",
     "db_subnet_group": "staging-db-subnets",
     "security_group_ids": ["sg-0a1b2c3d4e5f60718"],
+    # `swap` (the default cut-over): the staging cluster's only security group until the swap
+    "quarantine_security_group_ids": ["sg-0feedc0ffee000001"],
     "instances": {"instance_class": "db.r6g.large", "count": 2},
     "tags": {"environment": "staging"},
     "retention": {"keep_last": 2},

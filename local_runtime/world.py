@@ -16,7 +16,7 @@ from local_runtime.runtime import LocalRuntime
 from local_runtime.sample_pipeline import DEFAULT_PIPELINE, SOURCE_REGION, TARGET_REGION, default_config
 from local_runtime.template_rules import load_template, parameter_defaults, table_definitions
 from shared.clock import iso
-from shared.config import AppConfig, parse_config
+from shared.config import DEFAULT_INSTANCE_CLASS, DEFAULT_INSTANCE_COUNT, AppConfig, parse_config
 from shared.naming import MANAGED_BY, TAG_MANAGED_BY, TAG_PIPELINE, TAG_RUN, instance_id
 from shared.settings import Settings
 
@@ -112,12 +112,12 @@ class World:
                 MasterUserPassword="previous-night-0",
                 Tags=[{"Key": TAG_PIPELINE, "Value": pipeline.name}, {"Key": TAG_RUN, "Value": "previous-night"}],
             )
-            for index in range(1, pipeline.instances.count + 1):
+            for index in range(1, (pipeline.instances.count or DEFAULT_INSTANCE_COUNT) + 1):
                 target.create_db_instance(
                     DBInstanceIdentifier=instance_id(pipeline.target_cluster_id, index),
                     DBClusterIdentifier=pipeline.target_cluster_id,
                     Engine="aurora-mysql",
-                    DBInstanceClass=pipeline.instances.instance_class,
+                    DBInstanceClass=pipeline.instances.instance_class or DEFAULT_INSTANCE_CLASS,
                     Tags=[{"Key": TAG_PIPELINE, "Value": pipeline.name}],
                 )
             # The restore reuses the identifier. moto names a new cluster's automated snapshot after the cluster and

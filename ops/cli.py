@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from ops import config_commands, redrive, render, rerun
+from ops import rollback as rollback_ops
 from ops.errors import REFUSED, USAGE, CliError, explain
 from ops.hints import hint_for
 from ops.session import Settings
@@ -309,6 +310,28 @@ def rerun_command(
             code = f" [{answer.code}]" if answer.code else ""
             console.print(f"{answer.outcome}{code}: {answer.message}", soft_wrap=True, markup=False)
     if answer and answer.outcome != "opened":
+        raise typer.Exit(REFUSED)
+
+
+# ---- Rollback ---------------------------------------------------------------------------------------------------
+@app.command()
+def rollback(
+    ctx: typer.Context,
+    pipeline: str,
+    timeout: Annotated[float, typer.Option(min=0.0, help="seconds to keep going (it can be resumed)")] = 1800.0,
+    interval: Annotated[float, typer.Option(min=1.0, help="seconds between looks")] = 20.0,
+) -> None:
+    """Put the retired target back under the target name (after a `swap`, while it is kept); audited, notified."""
+    settings = settings_of(ctx)
+    deps = rollback_ops.deps_of(settings)
+    console = render.console()
+    progress = rollback_ops.roll_back(
+        deps, pipeline, lambda line: console.print(line, soft_wrap=True, markup=False), timeout, interval
+    )
+    if settings.json:
+        render.print_json({"pipeline": pipeline, "done": progress.done, "message": progress.message})
+    if not progress.done:
+        console.print(f"not finished yet: run `aurora-restore rollback {pipeline}` again to go on", markup=False)
         raise typer.Exit(REFUSED)
 
 

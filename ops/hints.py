@@ -23,6 +23,10 @@ HINTS = {
     "SourceSnapshotMissing": "rerun: the newest snapshot is used",
     "InvalidConfiguration": "`aurora-restore config validate`, then `config push FILE`, then `aurora-restore redrive`",
     "StatementTooLong": "raise DbUserFunctionTimeout (max 900), or split/batch the statement; then rerun",
+    "NetworkNotConfigured": "a first run needs db_subnet_group and security_group_ids in the pipeline's configuration",
+    "StagingMissing": "the staging cluster is gone; the target was not touched: rerun",
+    "StagingNameTaken": "a cluster not made by this run holds the staging name: look at it, then rerun",
+    "NoTargetSecurityGroups": "configure security_group_ids; the staging cluster is kept quarantined meanwhile",
     "DeadlineExceeded": "the state took longer than its deadline: look at the audit trail, then rerun",
 }
 

@@ -22,6 +22,7 @@ STACK_OUTPUTS = {
     "failed_queue": "FailedInvocationsQueueUrl",
     "config_parameter": "ConfigParameterName",
     "seed_parameter": "ConfigSeedParameterName",
+    "topic": "NotificationTopicArn",
 }
 
 
@@ -44,6 +45,7 @@ class Settings:
     failed_queue: str | None = field(default_factory=lambda: os.environ.get("FAILED_INVOCATIONS_QUEUE_URL"))
     config_parameter: str | None = None
     seed_parameter: str | None = None
+    topic: str | None = field(default_factory=lambda: os.environ.get("SNS_TOPIC_ARN"))
     _outputs: dict[str, str] | None = None
 
     @property

@@ -12,6 +12,7 @@ changes silently.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -79,3 +80,37 @@ def resolve(configured: ClusterSettings, previous: ClusterSettings | None) -> tu
         shown = ", ".join(value) if isinstance(value, list) else str(value)
         origins.append(f"{LABELS[name]}: {shown or 'none'} ({origin})")
     return ClusterSettings.model_validate(chosen), "; ".join(origins)
+
+
+# ---- the previous target's own settings (read before the new cluster is made) ------------------------------------
+class ServerlessScaling(BaseModel):
+    """Aurora capacity units, in steps of 0.5. Decimal, not float: the run is stored in DynamoDB, whose boto3
+    serializer refuses floats (a Decimal is written as a JSON string by the run's model_dump)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    min_capacity: Decimal
+    max_capacity: Decimal
+
+
+class TargetSettings(BaseModel):
+    """What the current target is configured with, read onto the run (`Run.previous_target`) before the new cluster
+    is made, so the new cluster gets the same (the configuration overrides field by field). `restore` holds what a
+    restore request would otherwise drop (see ClusterSettings)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    cluster_id: str
+    arn: str
+    db_subnet_group: str | None = None
+    security_group_ids: list[str] = []
+    db_cluster_parameter_group: str | None = None
+    db_instance_parameter_group: str | None = None
+    instance_class: str | None = None
+    instance_count: int = 0
+    engine_version: str | None = None
+    iam_database_authentication: bool | None = None
+    backup_retention_days: int | None = None
+    serverless_v2: ServerlessScaling | None = None
+    restore: ClusterSettings = ClusterSettings()
+    tags: dict[str, str] = {}  # the target's own tags (not the pipeline's reserved ones)

@@ -123,6 +123,10 @@ DEFAULT_POLICIES: dict[RunStatus, StepPolicy] = {
     RunStatus.RESTORING: StepPolicy(deadline_minutes=4 * 60, min_poll_seconds=60, max_poll_seconds=600),
     RunStatus.CONFIGURING_DB: StepPolicy(deadline_minutes=30, min_poll_seconds=30, max_poll_seconds=300),
     RunStatus.VALIDATING: StepPolicy(deadline_minutes=30, min_poll_seconds=30, max_poll_seconds=300),
+    # Renames: "The new DNS name for the renamed DB instance becomes effective in about 10 minutes"
+    # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RenameInstance.html); starting a stopped target
+    # first takes minutes more.
+    RunStatus.SWAPPING: StepPolicy(deadline_minutes=90, min_poll_seconds=30, max_poll_seconds=120),
     RunStatus.ARCHIVING: StepPolicy(deadline_minutes=30, min_poll_seconds=60, max_poll_seconds=300),
 }
 
@@ -278,9 +282,16 @@ class RetentionConfig(Strict):
     keep_last: int = Field(default=2, ge=0, le=50, description="copies of this pipeline kept after a run")
 
 
+# What a new cluster's instances get when neither the configuration nor a previous target says.
+DEFAULT_INSTANCE_CLASS = "db.r6g.large"
+DEFAULT_INSTANCE_COUNT = 1
+
+
 class InstanceConfig(Strict):
-    instance_class: str = "db.r6g.large"
-    count: int = Field(default=1, ge=1, le=15)
+    """Unset fields take the previous target's values (read before the new cluster is made), else the defaults."""
+
+    instance_class: str | None = None
+    count: int | None = Field(default=None, ge=1, le=15)
     db_parameter_group: str | None = None
 
 
@@ -315,6 +326,10 @@ class TriggerWatchConfig(Strict):
 # it, then renames it into place (the old target kept, retired, for rollback); `replace` deletes the target first and
 # restores under its name (for accounts at their cluster quota).
 Cutover = Literal["swap", "replace"]
+QUARANTINE_MISSING = (
+    "cutover 'swap' needs quarantine_security_group_ids: the security group(s) the staging cluster gets until the "
+    "swap (reachable by the DB-user function, not by applications); or set cutover to 'replace'"
+)
 # Where the new cluster comes from: a copy of the snapshot (any region), a copy-on-write clone of the source (same
 # region and account), a point-in-time restore of the source (same region); `auto` clones where it is possible.
 Strategy = Literal["auto", "snapshot-copy", "clone", "point-in-time"]
@@ -373,6 +388,15 @@ class PipelineConfig(Strict):
     policies: dict[RunStatus, StepPolicy] = Field(default_factory=dict)
     cutover: Cutover = "swap"
     strategy: Strategy = "auto"
+    # ---- `swap` cut-over (shared/steps/swap_clusters.py) ------------------------------------------------------
+    # The only security groups the staging cluster has until the swap: reachable by the DB-user function, not by
+    # applications. Required for `swap` (no fallback: an unmasked copy must never sit in an application's group).
+    quarantine_security_group_ids: list[str] = Field(default_factory=list)
+    keep_previous_hours: int = Field(default=24, ge=0, le=30 * 24, description="the retired target is kept so long")
+    stop_previous: bool = Field(default=False, description="stop the retired target while it is kept (cost)")
+    keep_failed_staging: bool = Field(
+        default=False, description="keep a failed run's staging cluster (quarantined) for inspection"
+    )
 
     @field_validator("name")
     @classmethod
@@ -423,6 +447,8 @@ class PipelineConfig(Strict):
                 "cross-account copies are not supported yet: share the snapshot with the target account and "
                 "run the pipeline there"
             )
+        if self.cutover == "swap" and not self.quarantine_security_group_ids:
+            raise ValueError(QUARANTINE_MISSING)
         return self
 
     @model_validator(mode="after")

@@ -117,6 +117,8 @@ DETAIL_MODELS: dict[DetailType, type[BaseModel]] = {
     DetailType.RUN_REQUESTED: PipelineDetail,
     DetailType.SNAPSHOT_COPIED: PipelineDetail,
     DetailType.TARGET_DELETED: PipelineDetail,
+    DetailType.TARGET_READ: PipelineDetail,
+    DetailType.STAGING_READY: PipelineDetail,
     DetailType.CLUSTER_AVAILABLE: PipelineDetail,
     DetailType.DATABASE_READY: PipelineDetail,
     DetailType.RUN_SUCCEEDED: RunFinishedDetail,

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.cluster_settings import ClusterSettings
+from shared.cluster_settings import ClusterSettings, TargetSettings
 
 
 class RunStatus(StrEnum):
@@ -18,6 +18,7 @@ class RunStatus(StrEnum):
     RESTORING = "RESTORING"
     CONFIGURING_DB = "CONFIGURING_DB"
     VALIDATING = "VALIDATING"
+    SWAPPING = "SWAPPING"
     ARCHIVING = "ARCHIVING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
@@ -150,6 +151,11 @@ class Run(BaseModel):
     copy_percent: int | None = None
     previous_target_settings: ClusterSettings | None = None  # read by delete-rds before deleting, for the restore
     restore_from: RestoreFrom | None = None  # chosen in REQUESTED; None (a run from before the choice): snapshot-copy
+    previous_target: TargetSettings | None = None  # the target's own settings, read before the new cluster is made
+    # `swap` cut-over: the new cluster is restored as `staging_cluster_id` and renamed into place; the old target is
+    # renamed to `retired_cluster_id`. Both None for a `replace` run.
+    staging_cluster_id: str | None = None
+    retired_cluster_id: str | None = None
     master_rotated_at: datetime | None = None
     notified_at: datetime | None = None
     notify_claimed_at: datetime | None = None
@@ -160,6 +166,13 @@ class Run(BaseModel):
     # Evidence of the restore: the validation checks' results and, for a `swap` cut-over, its window.
     validation: list[CheckResult] = Field(default_factory=list)
     swap: SwapWindow | None = None
+
+    @property
+    def new_cluster_id(self) -> str:
+        """The identifier the run's new cluster has now: the staging one until the swap filled the target name."""
+        if self.staging_cluster_id is None or (self.swap is not None and self.swap.filled_at is not None):
+            return self.target_cluster_id
+        return self.staging_cluster_id
 
     @property
     def pending_notification(self) -> bool:
@@ -203,6 +216,24 @@ class DeferredTrigger(BaseModel):
     deferred_at: datetime
 
 
+class RetiredCluster(BaseModel):
+    """A cluster a `swap` (or a rollback) took out of the target's place: kept until `delete_after`, then deleted by
+    the check (shared/steps/retired_clusters.py), only if it still carries the pipeline's ownership tag."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    # retired: a replaced target (what a rollback brings back); staging: a failed run's staging cluster;
+    # rolled-back: the cluster a rollback took out of the target's place.
+    kind: Literal["retired", "staging", "rolled-back"] = "retired"
+    cluster_id: str
+    arn: str
+    run_id: str  # the run whose swap retired it
+    run_tag: str = ""  # the retired cluster's own run tag (what tells it apart once renamed)
+    retired_at: datetime
+    delete_after: datetime
+    replaced_by: str | None = None  # the run tag of the cluster that took the target name (for a rollback)
+
+
 class PipelineWatch(BaseModel):
     """One item per pipeline in the state table: the night whose trigger is awaited, and a deferred trigger."""
 
@@ -215,3 +246,4 @@ class PipelineWatch(BaseModel):
     night_start: datetime | None = None  # the awaited night: its trigger is expected from this time on
     night_due: datetime | None = None  # the next look: that night's trigger is overdue from then on
     deferred: DeferredTrigger | None = None
+    retired: list[RetiredCluster] = Field(default_factory=list)  # kept for rollback, deleted after their time

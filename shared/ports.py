@@ -8,7 +8,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.cluster_settings import ClusterSettings
+from shared.cluster_settings import ClusterSettings, ServerlessScaling
 from shared.events import OutgoingEvent
 from shared.model import AuditRecord, PipelineWatch, Run, RunStatus
 
@@ -37,6 +37,8 @@ class InstanceView(BaseModel):
     cluster_id: str | None
     status: str
     tags: dict[str, str] = Field(default_factory=dict)
+    instance_class: str | None = None
+    db_parameter_group: str | None = None
 
 
 class ClusterView(BaseModel):
@@ -56,6 +58,14 @@ class ClusterView(BaseModel):
     cloudwatch_logs_exports: list[str] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
     preferred_backup_window: str | None = None  # `hh24:mi-hh24:mi` UTC; when the nightly snapshot is taken
+    # The settings a new cluster takes over from this one when it replaces it (shared/new_cluster.py).
+    db_subnet_group: str | None = None
+    security_group_ids: list[str] = Field(default_factory=list)
+    db_cluster_parameter_group: str | None = None
+    engine_version: str | None = None
+    iam_database_authentication: bool | None = None
+    backup_retention_days: int | None = None
+    serverless_v2: ServerlessScaling | None = None
 
 
 class SnapshotQuota(BaseModel):
@@ -100,6 +110,9 @@ class RestoreRequest(BaseModel):
     db_cluster_parameter_group: str | None
     kms_key_id: str | None
     settings: ClusterSettings = Field(default_factory=ClusterSettings)
+    iam_database_authentication: bool | None = None
+    backup_retention_days: int | None = None
+    serverless_v2: ServerlessScaling | None = None
     tags: dict[str, str]
 
     @model_validator(mode="after")
@@ -141,6 +154,11 @@ class RdsGateway(Protocol):
     def delete_instance(self, instance_id: str) -> None: ...
     def delete_cluster(self, cluster_id: str) -> None: ...
     def start_cluster(self, cluster_id: str) -> None: ...
+    def stop_cluster(self, cluster_id: str) -> None: ...
+    # Renames apply at once (ApplyImmediately); the cluster shows `renaming` meanwhile. `security_group_ids`, when
+    # given, are applied in the same ModifyDBCluster call, so the new name never points at the old groups.
+    def rename_cluster(self, cluster_id: str, new_id: str, security_group_ids: list[str] | None = None) -> None: ...
+    def rename_instance(self, instance_id: str, new_id: str) -> None: ...
     def restore_cluster(self, request: RestoreRequest) -> ClusterView: ...
     def restore_to_point_in_time(self, request: RestoreRequest) -> ClusterView: ...
     def create_instance(self, request: InstanceRequest) -> InstanceView: ...

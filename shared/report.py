@@ -54,6 +54,38 @@ def copy_line(run: Run) -> str:
     return f"Copy: none ({run.restore_from} of the source cluster at its latest restorable time)"
 
 
+def evidence_lines(run: Run) -> list[str]:
+    """The data's age, the swap window and the validation results: what the copy is and how it was put in place."""
+    lines = []
+    if run.source_snapshot_created_at is not None:
+        age = int(((run.ended_at or run.updated_at) - run.source_snapshot_created_at).total_seconds())
+        lines.append(
+            f"Data as of: {iso(run.source_snapshot_created_at)} (snapshot time; {duration(age)} old at the end)"
+        )
+    if run.staging_cluster_id is not None:
+        lines.append(f"Cut-over: swap (restored as {run.staging_cluster_id}, quarantined until the swap)")
+        window = run.swap
+        if window is not None and window.filled_at is not None:
+            vacated = "" if window.vacated_at is None else f" from {iso(window.vacated_at)}"
+            lines.append(f"Swap window: the target name pointed at nothing for {duration(window.seconds or 0)}"
+                         f"{vacated} to {iso(window.filled_at)}")  # fmt: skip
+        elif window is not None and window.vacated_at is not None:
+            lines.append(f"Swap window: open since {iso(window.vacated_at)} (the target name points at nothing)")
+        else:
+            lines.append("Swap window: none (the target was not touched)")
+        if run.retired_cluster_id:
+            lines.append(f"Previous target: {run.retired_cluster_id}")
+    elif run.previous_target is not None or run.previous_target_settings is not None:
+        lines.append("Cut-over: replace (the target was deleted before the restore)")
+    if run.validation:
+        failed = [c for c in run.validation if not c.passed]
+        lines.append(f"Validation: {len(run.validation) - len(failed)}/{len(run.validation)} checks passed")
+        lines += [f"  {'PASS' if c.passed else 'FAIL'} {c.name} ({c.kind}): {c.detail}" for c in run.validation]
+    else:
+        lines.append("Validation: no checks ran")
+    return lines
+
+
 def summary(run: Run) -> str:
     total = int((run.ended_at - run.created_at).total_seconds()) if run.ended_at else None
     lines = [
@@ -64,6 +96,7 @@ def summary(run: Run) -> str:
         f"Trigger: {run.trigger} {run.trigger_detail}".rstrip(),
         f"Started: {iso(run.created_at)}  Total: {duration(total)}",
     ]
+    lines += evidence_lines(run)
     if run.failure is not None:
         lines += [
             "",

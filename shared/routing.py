@@ -35,6 +35,8 @@ RDS_EVENTS: dict[str, str] = {
     "RDS-EVENT-0170": "DB cluster created",
     "RDS-EVENT-0005": "DB instance created",
     "RDS-EVENT-0016": "master credentials reset",
+    "RDS-EVENT-0172": "DB cluster renamed",
+    "RDS-EVENT-0151": "DB cluster started",
 }
 
 Bus = Literal["default", "pipeline"]
@@ -141,6 +143,7 @@ ROUTES: tuple[Route, ...] = (
     )),
     Route(Step.RESTORE_SNAPSHOT, (S.REPLACING_TARGET,), (
         on(DetailType.TARGET_DELETED),
+        on(DetailType.TARGET_READ),  # `swap`: restore beside the target
         rds("ClusterDeleted", (RDS_CLUSTER,), "RDS-EVENT-0171"),
     )),
     Route(Step.CHECK_RESTORE_STATUS, (S.RESTORING,), (
@@ -153,6 +156,12 @@ ROUTES: tuple[Route, ...] = (
         check_due(S.CONFIGURING_DB, name="CheckDueConfiguringDb"),
         check_due(S.VALIDATING, name="CheckDueValidating"),  # checks left for a fresh invocation
         rds("DbAvailable", (RDS_CLUSTER, RDS_INSTANCE), "RDS-EVENT-0016"),  # master credentials reset
+    )),
+    Route(Step.SWAP_CLUSTERS, (S.SWAPPING,), (
+        on(DetailType.STAGING_READY),
+        check_due(S.SWAPPING, name="CheckDueSwapping"),
+        # "Renamed DB cluster from [old] to [new]" and "DB cluster started" (a stopped target started for its rename)
+        rds("ClusterRenamed", (RDS_CLUSTER,), "RDS-EVENT-0172", "RDS-EVENT-0151"),
     )),
     Route(Step.ARCHIVE_SNAPSHOT, (S.ARCHIVING,), (
         on(DetailType.DATABASE_READY),

@@ -21,6 +21,7 @@ class Step(StrEnum):
     RESTORE_SNAPSHOT = "restore-snapshot"
     CHECK_RESTORE_STATUS = "check-restore-status"
     SETUP_DB_USERS = "setup-db-users"
+    SWAP_CLUSTERS = "swap-clusters"
     ARCHIVE_SNAPSHOT = "archive-snapshot"
     SNS_NOTIFICATION = "sns-notification"
     ORCHESTRATOR_CHECK = "orchestrator-check"
@@ -33,8 +34,10 @@ class DetailType(StrEnum):
     RUN_REQUESTED = "RunRequested"
     SNAPSHOT_COPIED = "SnapshotCopied"
     TARGET_DELETED = "TargetDeleted"
+    TARGET_READ = "TargetRead"  # `swap`: the target's settings are on the run; it stays in place until the swap
     CLUSTER_AVAILABLE = "ClusterAvailable"
     DATABASE_READY = "DatabaseReady"
+    STAGING_READY = "StagingReady"
     RUN_SUCCEEDED = "RunSucceeded"
     RUN_FAILED = "RunFailed"
     RUN_CHECK_DUE = "RunCheckDue"
@@ -54,11 +57,12 @@ STATES: dict[RunStatus, StateSpec] = {spec.status: spec for spec in (
     # REQUESTED -> REPLACING_TARGET: a clone or point-in-time restore makes no copy (shared/steps/restore_source.py)
     StateSpec(S.REQUESTED,        (S.COPYING, S.REPLACING_TARGET), E.RUN_REQUESTED, "run opened, target locked"),
     StateSpec(S.COPYING,          (S.REPLACING_TARGET,), None,                "copying (no event ends it)"),
-    StateSpec(S.REPLACING_TARGET, (S.RESTORING,),        E.SNAPSHOT_COPIED,   "deleting the old target"),
+    StateSpec(S.REPLACING_TARGET, (S.RESTORING,),        E.SNAPSHOT_COPIED,   "delete (replace) / read (swap) target"),
     StateSpec(S.RESTORING,        (S.CONFIGURING_DB,),   None,                "restoring cluster and instances"),
     StateSpec(S.CONFIGURING_DB,   (S.VALIDATING,),       E.CLUSTER_AVAILABLE, "master password, SQL, users"),
     # No event on entry: setup-db-users goes on validating in the invocation that configured the database.
-    StateSpec(S.VALIDATING,       (S.ARCHIVING,),        None,                "validation checks"),
+    StateSpec(S.VALIDATING,       (S.ARCHIVING, S.SWAPPING), None,            "validation checks"),
+    StateSpec(S.SWAPPING,         (S.ARCHIVING,),        E.STAGING_READY,     "swap: old target out, new one in"),
     StateSpec(S.ARCHIVING,        (S.SUCCEEDED,),        E.DATABASE_READY,    "snapshot retention"),
     StateSpec(S.SUCCEEDED,        (),                    E.RUN_SUCCEEDED,     "done"),
     StateSpec(S.FAILED,           (),                    E.RUN_FAILED,        "failed: see `failure`"),

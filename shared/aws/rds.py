@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from shared.aws.errors import error_code, translate
+from shared.cluster_settings import ServerlessScaling
 from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest, SnapshotQuota, SnapshotView
 
 if TYPE_CHECKING:
@@ -62,6 +64,21 @@ def _cluster(raw: Any) -> ClusterView:
         cloudwatch_logs_exports=list(raw.get("EnabledCloudwatchLogsExports") or []),
         tags=_tags(raw.get("TagList")),
         preferred_backup_window=raw.get("PreferredBackupWindow"),
+        db_subnet_group=raw.get("DBSubnetGroup") or None,
+        security_group_ids=[g["VpcSecurityGroupId"] for g in raw.get("VpcSecurityGroups") or []],
+        db_cluster_parameter_group=raw.get("DBClusterParameterGroup") or None,
+        engine_version=raw.get("EngineVersion"),
+        iam_database_authentication=raw.get("IAMDatabaseAuthenticationEnabled"),
+        backup_retention_days=raw.get("BackupRetentionPeriod"),
+        serverless_v2=_scaling(raw.get("ServerlessV2ScalingConfiguration")),
+    )
+
+
+def _scaling(raw: Any) -> ServerlessScaling | None:
+    if not raw or "MinCapacity" not in raw or "MaxCapacity" not in raw:
+        return None
+    return ServerlessScaling(
+        min_capacity=Decimal(str(raw["MinCapacity"])), max_capacity=Decimal(str(raw["MaxCapacity"]))
     )
 
 
@@ -71,6 +88,8 @@ def _instance(raw: Any) -> InstanceView:
         cluster_id=raw.get("DBClusterIdentifier"),
         status=raw.get("DBInstanceStatus", "unknown"),
         tags=_tags(raw.get("TagList")),
+        instance_class=raw.get("DBInstanceClass"),
+        db_parameter_group=next((g["DBParameterGroupName"] for g in raw.get("DBParameterGroups") or []), None),
     )
 
 
@@ -90,6 +109,16 @@ def _new_cluster(request: RestoreRequest) -> dict[str, Any]:
         "StorageType": request.settings.storage_type,
     }
     kwargs.update({k: v for k, v in optional.items() if v})
+    # The target's own settings (shared/new_cluster.py); both restore calls take them (botocore RDS model).
+    if request.iam_database_authentication is not None:
+        kwargs["EnableIAMDatabaseAuthentication"] = request.iam_database_authentication
+    if request.backup_retention_days:
+        kwargs["BackupRetentionPeriod"] = request.backup_retention_days
+    if request.serverless_v2 is not None:
+        kwargs["ServerlessV2ScalingConfiguration"] = {
+            "MinCapacity": float(request.serverless_v2.min_capacity),
+            "MaxCapacity": float(request.serverless_v2.max_capacity),
+        }
     if request.security_group_ids:
         kwargs["VpcSecurityGroupIds"] = request.security_group_ids
     if request.settings.cloudwatch_logs_exports:
@@ -214,6 +243,33 @@ class Rds:
 
     def start_cluster(self, cluster_id: str) -> None:
         self._call("StartDBCluster", lambda: self._client.start_db_cluster(DBClusterIdentifier=cluster_id))
+
+    def stop_cluster(self, cluster_id: str) -> None:
+        self._call("StopDBCluster", lambda: self._client.stop_db_cluster(DBClusterIdentifier=cluster_id))
+
+    def rename_cluster(self, cluster_id: str, new_id: str, security_group_ids: list[str] | None = None) -> None:
+        """ModifyDBCluster NewDBClusterIdentifier with ApplyImmediately: without it "changes to the DB cluster are
+        applied during the next maintenance window" (botocore RDS model, ModifyDBCluster ApplyImmediately;
+        https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html). VpcSecurityGroupIds in
+        the same call apply with it."""
+        kwargs: dict[str, Any] = {
+            "DBClusterIdentifier": cluster_id,
+            "NewDBClusterIdentifier": new_id,
+            "ApplyImmediately": True,
+        }
+        if security_group_ids:
+            kwargs["VpcSecurityGroupIds"] = security_group_ids
+        self._call("ModifyDBCluster", lambda: self._client.modify_db_cluster(**kwargs))
+
+    def rename_instance(self, instance_id: str, new_id: str) -> None:
+        """ModifyDBInstance NewDBInstanceIdentifier; "The renamed DB instance is not available until the new name
+        becomes effective" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RenameInstance.html)."""
+        self._call(
+            "ModifyDBInstance",
+            lambda: self._client.modify_db_instance(
+                DBInstanceIdentifier=instance_id, NewDBInstanceIdentifier=new_id, ApplyImmediately=True
+            ),
+        )
 
     def restore_cluster(self, request: RestoreRequest) -> ClusterView:
         kwargs = {

@@ -11,14 +11,14 @@ from shared.steps.turn import StepTurn
 
 
 def act(turn: StepTurn) -> None:
-    run, pipeline = turn.run, turn.pipeline
+    run = turn.run
     backoff = turn.policy.min_poll_seconds * 2 ** min(run.checks, 6)
-    cluster = turn.deps.rds_for(run.target_region).find_cluster(run.target_cluster_id)
+    cluster = turn.deps.rds_for(run.target_region).find_cluster(run.new_cluster_id)
     if cluster is None:
         request_restore(turn)
         raise PipelineError(
             "RestoreMissing",
-            f"restored cluster {run.target_cluster_id} not found; requested the restore again",
+            f"restored cluster {run.new_cluster_id} not found; requested the restore again",
             transient=True,
         )
     if cluster.tags.get(TAG_RUN) != run.run_id:
@@ -31,7 +31,7 @@ def act(turn: StepTurn) -> None:
     if cluster.status != "available":
         turn.wait(backoff, f"cluster {cluster.status}")
         return
-    instances = ensure_instances(turn, cluster.engine or pipeline.engine)
+    instances = ensure_instances(turn, cluster)
     broken = [failure_cause("instance", i.identifier, i.status) for i in instances if is_failed(i.status)]
     if broken:
         raise PipelineError("InstanceFailed", "; ".join(broken))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from shared.errors import PipelineError
 from shared.model import RunStatus
 from shared.steps import copy_snapshot
+from shared.steps.staging_cleanup import remove_staging
 from shared.steps.turn import StepTurn
 
 Cleanup = Callable[[StepTurn], str | None]  # returns what it did, or None when there was nothing to do
@@ -23,6 +24,13 @@ CLEANUPS: dict[RunStatus, Cleanup] = {
     # REQUESTED too: a copy requested just before a crash exists before the run records COPYING.
     RunStatus.REQUESTED: copy_snapshot.cancel_copy,
     RunStatus.COPYING: copy_snapshot.cancel_copy,
+    # `swap`: a failure before the swap removes the staging cluster (or keeps it, quarantined, if configured); the
+    # old target was never touched. After the target was renamed away, nothing is deleted and the operator is told.
+    RunStatus.REPLACING_TARGET: remove_staging,
+    RunStatus.RESTORING: remove_staging,
+    RunStatus.CONFIGURING_DB: remove_staging,
+    RunStatus.VALIDATING: remove_staging,  # a failed check: the unproven copy goes, the old target keeps serving
+    RunStatus.SWAPPING: remove_staging,
 }
 
 

@@ -5,7 +5,8 @@ works), then emits RunCheckDue carrying the run's state; the template's rules ro
 state. Runs past their state's deadline are failed here, so no run stays active beyond its deadline.
 
 Then it runs the trigger watch (shared.steps.trigger_watch): a deferred trigger is opened once its target is free,
-and a night whose RDS-EVENT-0169 never came gets its run from the newest automated snapshot.
+and a night whose RDS-EVENT-0169 never came gets its run from the newest automated snapshot. Last, retired targets past
+their `keep_previous_hours` are deleted (shared.steps.retired_clusters).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from shared.inbound import PipelineTrigger, RdsTrigger, ScheduleTick
 from shared.model import RunStatus
 from shared.outcome import Outcome
 from shared.steps.context import Deps
+from shared.steps.retired_clusters import sweep_retired
 from shared.steps.trigger_watch import watch_triggers
 from shared.steps.turn import StepTurn, event_detail
 from shared.transitions import ACTIVE_STATUSES, DetailType, Step
@@ -39,6 +41,7 @@ class CheckSummary(BaseModel):
     fallback_runs: int = 0
     deferred_opened: int = 0
     watch_errors: int = 0
+    retired_deleted: int = 0  # retired targets past keep_previous_hours (shared.steps.retired_clusters)
 
 
 def handle(deps: Deps, event: RdsTrigger | PipelineTrigger | ScheduleTick) -> Outcome:
@@ -47,6 +50,7 @@ def handle(deps: Deps, event: RdsTrigger | PipelineTrigger | ScheduleTick) -> Ou
     watched = watch_triggers(deps)
     summary.fallback_runs, summary.deferred_opened = watched.fallback_runs, watched.deferred_opened
     summary.watch_errors = watched.errors
+    summary.retired_deleted = sweep_retired(deps)
     return Outcome(step=STEP, result="checked", detail=summary.model_dump_json())
 
 

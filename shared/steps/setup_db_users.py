@@ -144,7 +144,7 @@ def configure(
 
 def act(turn: StepTurn) -> None:
     run, deps, db = turn.run, turn.deps, turn.pipeline.database
-    cluster_id = run.target_cluster_id  # the cluster being configured and validated
+    cluster_id = run.new_cluster_id  # the cluster being configured and validated (staging in a swap)
     cluster = deps.rds_for(run.target_region).find_cluster(cluster_id)
     if cluster is None or not cluster.endpoint:
         raise PipelineError("ClusterNotReachable", f"cluster {cluster_id} has no endpoint", transient=True)

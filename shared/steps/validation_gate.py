@@ -15,19 +15,19 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from shared.config import PipelineConfig
 from shared.errors import PipelineError, StatementTimedOut
-from shared.model import CheckResult, RunStatus
+from shared.model import CheckResult, Run, RunStatus
 from shared.ports import SqlSession
 from shared.sql.statements import begin_read_only, end_read_only
 from shared.steps.post_restore_sql import GRACE, Budget
+from shared.steps.swap_clusters import after_validation
 from shared.steps.turn import StepTurn
 from shared.validation import Check, Checker, failure_message, planned_checks
 
 
-def next_state(pipeline: PipelineConfig) -> RunStatus:
+def next_state(run: Run) -> RunStatus:
     """Where a run goes once every check passed (the one place that decides it)."""
-    return RunStatus.ARCHIVING
+    return after_validation(run)
 
 
 def busy_until(turn: StepTurn, budget: Budget) -> datetime:
@@ -102,7 +102,7 @@ def _continue_later(turn: StepTurn, results: list[CheckResult], total: int, why:
 def _conclude(turn: StepTurn, results: list[CheckResult]) -> None:
     passed = sum(result.passed for result in results)
     if passed == len(results):
-        turn.transition(next_state(turn.pipeline), f"{passed} validation check(s) passed", validation=results)
+        turn.transition(next_state(turn.run), f"{passed} validation check(s) passed", validation=results)
         return
     stored = turn.note("decision", f"{passed}/{len(results)} validation check(s) passed", validation=results)
     if stored is None:

@@ -55,7 +55,9 @@ def harness(aws: None, mariadb: Any) -> Callable[..., Harness]:
     def make(
         config: dict[str, Any] | None = None, *, build: dict[str, Any] | None = None, **runtime_options: Any
     ) -> Harness:
-        world = World(config or default_config()).build(**(build or {}))
+        # Today's delete-then-restore cut-over unless a test asks otherwise: the suites before the swap assert its
+        # behaviour (tests/e2e/test_swap.py runs the default `swap` nights).
+        world = World(config or default_config(cutover="replace")).build(**(build or {}))
         runtime_options.setdefault("default_database", mariadb)
         runtime = LocalRuntime(world.settings(), **runtime_options)
         return Harness(world, runtime)

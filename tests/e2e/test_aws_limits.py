@@ -28,7 +28,7 @@ TARGET = "staging-aurora"
 
 def pipelines(count: int) -> dict[str, Any]:
     """`count` pipelines from `count` production clusters into one destination region."""
-    base = default_config()["pipelines"][0]
+    base = default_config(cutover="replace")["pipelines"][0]  # per-target databases: the restore reuses the name
     config: dict[str, Any] = {"pipelines": []}
     for index in range(1, count + 1):
         pipeline = json.loads(json.dumps(base))

@@ -42,6 +42,7 @@ def test_demo_streams_a_whole_nightly_restore_and_a_rerun(capsys: Any) -> None:
     assert out.index("of pipeline nightly: SUCCEEDED") > out.index(lines[-1][1])
     assert "\x1b" not in out and "\r" not in out
     assert out.count("of pipeline nightly: SUCCEEDED\n") == 2 and "SNS notifications delivered: 2" in out
+    assert "Swap window: the target name pointed at nothing for" in out  # the demo night is a `swap` night
     ran = re.search(r"^Steps that ran: (\d+) -> (.*)$", out, re.MULTILINE)
     assert ran is not None and int(ran.group(1)) == len(ran.group(2).split(", "))
     streamed = {rest.split()[0] for _, rest in lines}
@@ -70,6 +71,7 @@ def test_demo_runs_your_own_document_through_a_fault(tmp_path: Path, capsys: Any
         "    source_cluster_id: billing-aurora\n    source_region: us-west-2\n"
         "    target_cluster_id: reporting-copy\n    target_region: us-west-2\n"
         "    kms_key_id: alias/reporting\n    masking: not-needed\n"
+        "    quarantine_security_group_ids: [sg-0feedc0ffee000001]\n"
         "    database:\n      master_secret_id: reporting/master\n"
         "      users:\n        - name: bi\n          password_secret_id: reporting/bi\n"
         "          grants: [{privileges: [SELECT], on: billing.invoices}]\n"

@@ -90,7 +90,7 @@ def test_two_simultaneous_triggers_for_one_target_open_one_run(harness: Any) -> 
 
 
 def test_different_pipelines_run_in_parallel(harness: Any, mariadb: Any) -> None:
-    config = default_config()
+    config = default_config(cutover="replace")  # per-target databases: the restore reuses the target's name
     second = json.loads(json.dumps(config["pipelines"][0]))
     second.update(name="reporting", source_cluster_id="prod-reporting", target_cluster_id="reporting-copy")
     second["database"]["master_secret_id"] = "aurora-restore/reporting/db-credentials"

@@ -20,7 +20,8 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 @pytest.fixture
 def world() -> Iterator[World]:
     with mock_aws(), rds_lifecycle():
-        yield World(default_config()).build()
+        # The handler walks here step through today's delete-then-restore cut-over; `swap` nights are end to end.
+        yield World(default_config(cutover="replace")).build()
 
 
 @pytest.fixture

@@ -48,7 +48,9 @@ ACCOUNT = "123456789012"
 T0 = datetime(2026, 11, 25, 3, 10, tzinfo=UTC)  # production's nightly backup has just finished
 RUN_ID = "20261125t0310-3f9a1c2b7d"
 
-PIPELINE_DOC: dict[str, Any] = DEFAULT_PIPELINE  # the demo night's pipeline (never mutated: see pipeline_doc)
+# The demo night's pipeline (never mutated: see pipeline_doc), with today's delete-then-restore cut-over: the domain
+# tests of the steps before and after the cut-over were written for it; the `swap` tests ask for it.
+PIPELINE_DOC: dict[str, Any] = {**DEFAULT_PIPELINE, "cutover": "replace"}
 
 
 def pipeline_doc(**overrides: Any) -> dict[str, Any]:
@@ -305,6 +307,9 @@ RDS_OPERATIONS = {
     "restore_to_point_in_time": "RestoreDBClusterToPointInTime",
     "create_instance": "CreateDBInstance",
     "set_master_password": "ModifyDBCluster",
+    "stop_cluster": "StopDBCluster",
+    "rename_cluster": "ModifyDBCluster",
+    "rename_instance": "ModifyDBInstance",
 }
 _ABSENT_CODES = {
     "find_cluster_snapshot": {"DBClusterSnapshotNotFoundFault"},
@@ -628,8 +633,65 @@ class FakeRds:
             engine_lifecycle_support=settings.engine_lifecycle_support or "open-source-rds-extended-support",
             storage_type=settings.storage_type or "aurora",
             cloudwatch_logs_exports=list(settings.cloudwatch_logs_exports or []),
+            db_subnet_group=request.db_subnet_group,
+            security_group_ids=list(request.security_group_ids),
+            db_cluster_parameter_group=request.db_cluster_parameter_group,
+            iam_database_authentication=request.iam_database_authentication,
+            backup_retention_days=request.backup_retention_days,
+            serverless_v2=request.serverless_v2,
         )
         return self.clusters[cluster.identifier.lower()]
+
+    def stop_cluster(self, cluster_id: str) -> None:
+        """As AWS: only an available cluster stops; it is `stopped` at once here (use set_status to hold it)."""
+        self._call("stop_cluster", cluster_id=cluster_id)
+        cluster = self.clusters.get(cluster_id.lower())
+        if cluster is None:
+            raise aws_error("DBClusterNotFoundFault", "StopDBCluster")
+        if cluster.status != "available":
+            raise aws_error(
+                "InvalidDBClusterStateFault", "StopDBCluster", f"DbCluster {cluster_id} is {cluster.status}"
+            )
+        self._set_cluster(cluster_id, status="stopped")
+
+    def rename_cluster(self, cluster_id: str, new_id: str, security_group_ids: list[str] | None = None) -> None:
+        """As AWS: the name must be free and the cluster not stopped; it shows `renaming` until
+        `set_status(new_id, "available")`; its members follow it; its ARN carries the new name."""
+        self._call("rename_cluster", cluster_id=cluster_id, new_id=new_id, security_group_ids=security_group_ids)
+        cluster = self.clusters.get(cluster_id.lower())
+        if cluster is None:
+            raise aws_error("DBClusterNotFoundFault", "ModifyDBCluster")
+        if new_id.lower() in self.clusters:
+            raise aws_error("DBClusterAlreadyExistsFault", "ModifyDBCluster")
+        if cluster.status == "stopped":
+            raise aws_error("InvalidDBClusterStateFault", "ModifyDBCluster", f"DbCluster {cluster_id} is stopped")
+        del self.clusters[cluster_id.lower()]
+        changes: dict[str, Any] = {
+            "identifier": new_id,
+            "arn": self.arn("cluster", new_id),
+            "status": "renaming",
+            "endpoint": f"{new_id}.cluster-c0ffee.{self.region}.rds.amazonaws.com",
+        }
+        if security_group_ids:
+            changes["security_group_ids"] = list(security_group_ids)
+        self.clusters[new_id.lower()] = cluster.model_copy(update=changes)
+        for key, instance in list(self.instances.items()):
+            if (instance.cluster_id or "").lower() == cluster_id.lower():
+                self.instances[key] = instance.model_copy(update={"cluster_id": new_id})
+
+    def rename_instance(self, instance_id: str, new_id: str) -> None:
+        self._call("rename_instance", instance_id=instance_id, new_id=new_id)
+        instance = self.instances.get(instance_id.lower())
+        if instance is None:
+            raise aws_error("DBInstanceNotFound", "ModifyDBInstance")
+        if new_id.lower() in self.instances:
+            raise aws_error("DBInstanceAlreadyExists", "ModifyDBInstance")
+        del self.instances[instance_id.lower()]
+        self.instances[new_id.lower()] = instance.model_copy(update={"identifier": new_id, "status": "renaming"})
+        cluster_key = (instance.cluster_id or "").lower()
+        if cluster_key in self.clusters:
+            members = [new_id if m.lower() == instance_id.lower() else m for m in self.clusters[cluster_key].member_ids]
+            self._set_cluster(cluster_key, member_ids=members)
 
     def create_instance(self, request: InstanceRequest) -> InstanceView:
         self._call("create_instance", request=request)
@@ -638,7 +700,11 @@ class FakeRds:
             return existing
         if request.cluster_id.lower() not in self.clusters:
             raise aws_error("DBClusterNotFoundFault", "CreateDBInstance")
-        return self.add_instance(request.instance_id, request.cluster_id, status="creating", tags=request.tags)
+        instance = self.add_instance(request.instance_id, request.cluster_id, status="creating", tags=request.tags)
+        self.instances[request.instance_id.lower()] = instance.model_copy(
+            update={"instance_class": request.instance_class, "db_parameter_group": request.db_parameter_group}
+        )
+        return self.instances[request.instance_id.lower()]
 
     def set_master_password(self, cluster_id: str, password: str) -> None:
         self._call("set_master_password", cluster_id=cluster_id, password=password)

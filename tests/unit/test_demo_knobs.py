@@ -82,6 +82,7 @@ def test_a_yaml_document_reads_grants_on_as_a_key_not_a_boolean(tmp_path: Path) 
         "    source_cluster_id: prod-aurora\n    source_region: us-east-1\n"
         "    target_cluster_id: staging-aurora\n    target_region: us-west-2\n"
         "    kms_key_id: alias/aurora-restore\n    masking: not-needed\n"
+        "    quarantine_security_group_ids: [sg-0feedc0ffee000001]\n"
         "    database:\n      master_secret_id: aurora-restore/db-credentials\n"
         "      users:\n        - name: app\n          password_secret_id: app-secret\n"
         "          grants: [{privileges: [SELECT], on: appdb.*}]\n"

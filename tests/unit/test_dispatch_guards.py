@@ -105,7 +105,8 @@ def test_rds_event_for_a_resource_that_is_not_a_configured_target_is_ignored(arn
     )
     assert outcome.result == "ignored" and outcome.detail.startswith(reason)
     assert fakes.store.run() == run
-    assert [c.method for c in fakes.all_rds_calls()] in ([], ["find_instance"])
+    # only reads: the instance's cluster, or the cluster's ownership tag (a staging or retired cluster's pipeline)
+    assert [c.method for c in fakes.all_rds_calls()] in ([], ["find_instance"], ["find_cluster"])
 
 
 def test_rds_event_for_the_target_without_an_active_run_is_ignored() -> None:

@@ -31,6 +31,7 @@ FUNCTIONS = {
     "RestoreSnapshotFunction": ("aurora-restore-dev-restore-snapshot", "services/restore_snapshot/"),
     "CheckRestoreStatusFunction": ("aurora-restore-dev-check-restore-status", "services/check_restore_status/"),
     "SetupDbUsersFunction": ("aurora-restore-dev-setup-db-users", "services/setup_db_users/"),
+    "SwapClustersFunction": ("aurora-restore-dev-swap-clusters", "services/swap_clusters/"),
     "ArchiveSnapshotFunction": ("aurora-restore-dev-archive-snapshot", "services/archive_snapshot/"),
     "SnsNotificationFunction": ("aurora-restore-dev-sns-notification", "services/sns_notification/"),
     "OrchestratorCheckFunction": ("aurora-restore-dev-orchestrator-check", "services/orchestrator_check/"),
@@ -85,6 +86,7 @@ PARAMS = {
     "SourceClusterId": "prod-aurora",
     "TargetClusterId": "staging-aurora",
     "Masking": "not-needed",
+    "QuarantineSecurityGroupIds": ["sg-0feedc0ffee000001"],  # `swap` (the default cut-over) needs it
 }
 
 
@@ -268,7 +270,11 @@ def test_event_patterns(template: dict[str, Any]) -> None:
             due("REPLACING_TARGET"),
             rds(["RDS DB Instance Event"], "RDS-EVENT-0003"),
         ],
-        "RestoreSnapshotFunction": [pipe("TargetDeleted"), rds(["RDS DB Cluster Event"], "RDS-EVENT-0171")],
+        "RestoreSnapshotFunction": [
+            pipe("TargetDeleted"),
+            pipe("TargetRead"),
+            rds(["RDS DB Cluster Event"], "RDS-EVENT-0171"),
+        ],
         "CheckRestoreStatusFunction": [
             due("RESTORING"),
             rds(["RDS DB Cluster Event"], "RDS-EVENT-0170"),
@@ -279,6 +285,11 @@ def test_event_patterns(template: dict[str, Any]) -> None:
             due("CONFIGURING_DB"),
             due("VALIDATING"),
             rds(["RDS DB Cluster Event", "RDS DB Instance Event"], "RDS-EVENT-0016"),
+        ],
+        "SwapClustersFunction": [
+            pipe("StagingReady"),
+            due("SWAPPING"),
+            rds(["RDS DB Cluster Event"], "RDS-EVENT-0172", "RDS-EVENT-0151"),
         ],
         "ArchiveSnapshotFunction": [pipe("DatabaseReady"), due("ARCHIVING")],
         "SnsNotificationFunction": [pipe("RunSucceeded", "RunFailed"), due("SUCCEEDED", "FAILED")],
@@ -523,6 +534,19 @@ def test_the_masking_parameter_has_no_default_and_a_required_seed_refuses_to_run
         parse_config(seed)
     # and with not-needed the copy is explicitly allowed to stay as restored
     assert parse_config(_seed_document(template, {"Masking": "not-needed"})).pipelines[0].masking == "not-needed"
+
+
+def test_a_swap_seed_without_quarantine_groups_refuses_to_run(template: dict[str, Any]) -> None:
+    from shared.config import parse_config
+    from shared.errors import ConfigError
+
+    assert template["Parameters"]["Cutover"]["Default"] == "swap"
+    with pytest.raises(ConfigError, match="cutover 'swap' needs quarantine_security_group_ids"):
+        parse_config(_seed_document(template, {"QuarantineSecurityGroupIds": [""]}))
+    replace = parse_config(_seed_document(template, {"QuarantineSecurityGroupIds": [""], "Cutover": "replace"}))
+    assert replace.pipelines[0].cutover == "replace"
+    swap = parse_config(_seed_document(template, {}))
+    assert swap.pipelines[0].quarantine_security_group_ids == ["sg-0feedc0ffee000001"]
 
 
 def test_the_db_user_function_timeout_is_a_bounded_parameter(template: dict[str, Any]) -> None:

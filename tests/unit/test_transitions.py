@@ -32,11 +32,15 @@ def test_terminal_states_go_nowhere(status: RunStatus) -> None:
     assert all(not can_transition(status, other) for other in RunStatus)
 
 
-def test_happy_path_is_a_single_chain() -> None:
+def test_happy_path_is_a_single_chain_but_for_the_swap() -> None:
+    """`replace` takes the first next state everywhere; `swap` turns into SWAPPING after VALIDATING."""
     path = [RunStatus.REQUESTED]
     while STATES[path[-1]].next_states:
-        nxt = STATES[path[-1]].next_states[0]  # the first next state is the snapshot-copy path
+        nxt, *others = STATES[path[-1]].next_states  # the first next state: the snapshot-copy, replace path
+        branches = {RunStatus.REQUESTED: [RunStatus.REPLACING_TARGET], RunStatus.VALIDATING: [RunStatus.SWAPPING]}
+        assert others == branches.get(path[-1], [])
         path.append(nxt)
+    assert STATES[RunStatus.SWAPPING].next_states == (RunStatus.ARCHIVING,)
     assert path == [
         RunStatus.REQUESTED,
         RunStatus.COPYING,
@@ -50,9 +54,11 @@ def test_happy_path_is_a_single_chain() -> None:
 
 
 def test_only_a_run_that_makes_no_copy_skips_copying() -> None:
-    # A clone or a point-in-time restore goes from REQUESTED straight to replacing the target; nothing else branches.
+    # A clone or a point-in-time restore goes from REQUESTED straight to replacing the target; besides that, only a
+    # proven `swap` run branches (VALIDATING -> SWAPPING).
     assert STATES[RunStatus.REQUESTED].next_states == (RunStatus.COPYING, RunStatus.REPLACING_TARGET)
-    assert all(len(spec.next_states) <= 1 for status, spec in STATES.items() if status is not RunStatus.REQUESTED)
+    branching = {RunStatus.REQUESTED, RunStatus.VALIDATING}
+    assert all(len(spec.next_states) <= 1 for status, spec in STATES.items() if status not in branching)
 
 
 def test_skipping_a_state_is_illegal() -> None:
