@@ -16,6 +16,7 @@ from botocore.config import Config
 from shared import observability
 from shared.aws.eventbridge import EventBridgePublisher
 from shared.aws.parameters import ParameterStore
+from shared.aws.preflight import AwsPreflightProbe
 from shared.aws.rds import Rds
 from shared.aws.secrets import Secrets
 from shared.aws.sns import SnsNotifier
@@ -133,6 +134,9 @@ def build_deps(
         sql_for=sql_for or mysql_connector,
         clock=clock or SystemClock(),
         idempotency=idempotency_layer(settings, clients),
+        probe_for=lambda r: AwsPreflightProbe(
+            r, clients.client("rds", r), clients.client("kms", r), clients.client("ec2", r)
+        ),
     )
     if logger is not None:
         deps.log = logger

@@ -12,7 +12,15 @@ from typing import Any
 from shared.clock import Clock
 from shared.config import AppConfig, DatabaseConfig, PipelineConfig
 from shared.errors import ConfigError
-from shared.ports import EventPublisher, Notifier, RdsGateway, SecretsGateway, SqlConnector, StateStore
+from shared.ports import (
+    EventPublisher,
+    Notifier,
+    PreflightProbe,
+    RdsGateway,
+    SecretsGateway,
+    SqlConnector,
+    StateStore,
+)
 
 
 @dataclass
@@ -34,6 +42,8 @@ class Deps:
     # invocation; outside Lambda there is no deadline) and a monotonic clock to measure work with.
     time_left: Callable[[], float] = field(default=lambda: math.inf)
     monotonic: Callable[[], float] = field(default=time.monotonic)
+    # What the preflight at a run's opening observes besides RDS (KMS, network, quotas); None: those checks skipped.
+    probe_for: Callable[[str], PreflightProbe] | None = None
 
     def pipeline(self, name: str) -> PipelineConfig:
         pipeline = self.config.pipeline(name)
