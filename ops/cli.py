@@ -17,7 +17,8 @@ import typer
 from typer.core import TyperGroup
 
 from ops import config_commands, redrive, render, rerun
-from ops.errors import REFUSED, USAGE, CliError, explain
+from ops import plan as planning
+from ops.errors import BLOCKED, REFUSED, USAGE, CliError, explain
 from ops.hints import hint_for
 from ops.session import Settings
 from shared.aws.parameters import ParameterStore
@@ -25,7 +26,7 @@ from shared.aws.state_store import DynamoStateStore
 from shared.clock import iso
 from shared.model import Run
 from shared.outside_run import REJECTED, UNMATCHED, pipeline_subject
-from shared.report import summary
+from shared.report import duration, summary
 from shared.transitions import ACTIVE_STATUSES
 
 # Global options: name -> takes a value. Moved before the command wherever they are written.
@@ -310,6 +311,34 @@ def rerun_command(
             console.print(f"{answer.outcome}{code}: {answer.message}", soft_wrap=True, markup=False)
     if answer and answer.outcome != "opened":
         raise typer.Exit(REFUSED)
+
+
+@app.command("plan")
+def plan_command(
+    ctx: typer.Context,
+    pipeline: Annotated[str, typer.Argument(help="the pipeline to check")],
+    snapshot: Annotated[
+        str | None, typer.Option(help="snapshot id or ARN a rerun would pin; default the newest")
+    ] = None,
+) -> None:
+    """What a run would do now and whether AWS would let it (read-only). Exit 4 on a blocker."""
+    settings = settings_of(ctx)
+    found = planning.make_plan(settings, pipeline, snapshot)
+    if settings.json:
+        render.print_json(planning.as_json(found))
+    else:
+        console = render.console()
+        estimate = duration(found.estimate_seconds) if found.estimate_seconds is not None else "unknown"
+        console.print(
+            f"Plan for pipeline {found.pipeline}: snapshot {found.snapshot_id or '-'}, strategy {found.strategy}, "
+            f"cutover {found.cutover}, estimated duration {estimate}",
+            soft_wrap=True,
+            markup=False,
+        )
+        render.table(None, ["CHECK", "RESULT", "DETAIL"], ([f.check, f.level, f.detail] for f in found.findings))
+        blockers = len(found.blockers)
+        console.print(f"{blockers} blocker(s)" if blockers else "no blocker", markup=False)
+    raise typer.Exit(BLOCKED if found.blockers else 0)
 
 
 # ---- Audit and failed invocations --------------------------------------------------------------------------------

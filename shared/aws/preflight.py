@@ -86,7 +86,9 @@ class AwsPreflightProbe:
             _SUBNET_GROUP_MISSING,
         )
         groups = raw["DBSubnetGroups"] if raw else []
-        return SubnetGroupView(name=groups[0]["DBSubnetGroupName"], vpc_id=groups[0].get("VpcId", "")) if groups else None
+        return (
+            SubnetGroupView(name=groups[0]["DBSubnetGroupName"], vpc_id=groups[0].get("VpcId", "")) if groups else None
+        )
 
     def security_group_vpcs(self, group_ids: list[str]) -> dict[str, str]:
         # Filter by group-id: an unknown id is then absent from the answer instead of failing the whole call

@@ -111,10 +111,21 @@ def test_a_grant_or_the_key_policy_naming_the_role_gives_key_access() -> None:
     ("key", "code"),
     [
         (None, "KmsKeyNotFound"),
-        (KeyView(arn=f"arn:aws:kms:us-west-2:{ACCOUNT}:key/0f1e2d3c", key_id="0f1e2d3c", enabled=False,
-                 state="PendingDeletion"), "KmsKeyDisabled"),  # fmt: skip
-        (KeyView(arn=f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/0f1e2d3c", key_id="0f1e2d3c", enabled=True,
-                 state="Enabled"), "KmsKeyWrongRegion"),  # fmt: skip
+        (
+            KeyView(
+                arn=f"arn:aws:kms:us-west-2:{ACCOUNT}:key/0f1e2d3c",
+                key_id="0f1e2d3c",
+                enabled=False,
+                state="PendingDeletion",
+            ),
+            "KmsKeyDisabled",
+        ),  # fmt: skip
+        (
+            KeyView(
+                arn=f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/0f1e2d3c", key_id="0f1e2d3c", enabled=True, state="Enabled"
+            ),
+            "KmsKeyWrongRegion",
+        ),  # fmt: skip
     ],
 )
 def test_an_unusable_key_blocks(key: KeyView | None, code: str) -> None:
