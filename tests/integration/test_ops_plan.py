@@ -84,8 +84,9 @@ def test_plan_lists_every_blocker_and_exits_non_zero(world: Any, monkeypatch: An
     rds = boto3.client("rds", region_name="us-west-2")
     # the key the pipeline names: a policy that neither names the functions' roles nor delegates to IAM, no grant
     kms = boto3.client("kms", region_name="us-west-2")
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*",
-                                                        "Principal": {"AWS": "arn:aws:iam::123456789012:role/admin"}}]}  # fmt: skip
+    admin = {"AWS": "arn:aws:iam::123456789012:role/admin"}
+    statement = {"Effect": "Allow", "Action": "kms:*", "Resource": "*", "Principal": admin}
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
     key = kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["KeyId"]
     kms.update_alias(AliasName="alias/aurora-restore", TargetKeyId=key)
     rds.delete_db_subnet_group(DBSubnetGroupName="staging-db-subnets")

@@ -16,8 +16,8 @@ from shared.transitions import DetailType, Step
 from tests.unit.fakes import (
     ACCOUNT,
     T0,
-    FakeSimulator,
     Fakes,
+    FakeSimulator,
     make_config,
     make_run,
     owned_tags,
