@@ -21,6 +21,7 @@ from ops import plan as planning
 from ops.errors import BLOCKED, REFUSED, USAGE, CliError, explain
 from ops.hints import hint_for
 from ops.session import Settings
+from shared import evidence as restore_evidence
 from shared.aws.parameters import ParameterStore
 from shared.aws.state_store import DynamoStateStore
 from shared.clock import iso
@@ -171,10 +172,19 @@ def _get_run(settings: Settings, run_id: str) -> tuple[DynamoStateStore, Run]:
 
 
 @app.command()
-def show(ctx: typer.Context, run_id: str) -> None:
+def show(
+    ctx: typer.Context,
+    run_id: str,
+    evidence: Annotated[
+        bool, typer.Option("--evidence", help="the restore's evidence (Markdown; JSON with -o json)")
+    ] = False,
+) -> None:
     """One run: summary, a timeline chart, its failure with the operator's hint, and its audit trail."""
     settings = settings_of(ctx)
     store, run = _get_run(settings, run_id)
+    if evidence:
+        show_evidence(settings, run)
+        return
     stages = render.timeline(run, datetime.now(UTC))
     trail = [render.audit_row(record) for record in store.audit_trail(run.run_id)]
     failure = run.failure
@@ -193,6 +203,17 @@ def show(ctx: typer.Context, run_id: str) -> None:
     render.table(
         "Audit trail", columns, ([r["at"], r["step"], r["kind"], r["move"], r["trigger"], r["message"]] for r in trail)
     )
+
+
+def show_evidence(settings: Settings, run: Run) -> None:
+    pipeline = None
+    with contextlib.suppress(CliError):  # without a readable document, the evidence says so for the masking SQL
+        pipeline = next((p for p in rerun.live_pipelines(settings) if p.name == run.pipeline), None)
+    record = restore_evidence.build(run, pipeline)
+    if settings.json:
+        render.print_json(record.model_dump(mode="json"))
+    else:
+        render.console().print(restore_evidence.markdown(record), soft_wrap=True, markup=False)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from botocore.config import Config
 
 from shared import observability
 from shared.aws.eventbridge import EventBridgePublisher
+from shared.aws.evidence_bucket import S3EvidenceStore
 from shared.aws.parameters import ParameterStore
 from shared.aws.preflight import AwsPreflightProbe
 from shared.aws.rds import Rds
@@ -137,6 +138,9 @@ def build_deps(
         probe_for=lambda r: AwsPreflightProbe(
             r, clients.client("rds", r), clients.client("kms", r), clients.client("ec2", r)
         ),
+        evidence=S3EvidenceStore(clients.client("s3", region), settings.evidence_bucket_name)
+        if settings.evidence_bucket_name
+        else None,
     )
     if logger is not None:
         deps.log = logger

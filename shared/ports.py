@@ -221,3 +221,9 @@ class PolicySimulator(Protocol):
     def simulate(self, principal_arn: str, action: str, resource_arn: str) -> tuple[bool, list[str]]:
         """(allowed, the context keys the decision needed but did not get)."""
         ...
+
+
+class EvidenceStore(Protocol):
+    """Where the evidence of each finished run is kept (an S3 bucket named in the stack), when one is configured."""
+
+    def put(self, key: str, body: str) -> None: ...

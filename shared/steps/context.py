@@ -14,6 +14,7 @@ from shared.config import AppConfig, DatabaseConfig, PipelineConfig
 from shared.errors import ConfigError
 from shared.ports import (
     EventPublisher,
+    EvidenceStore,
     Notifier,
     PreflightProbe,
     RdsGateway,
@@ -44,6 +45,8 @@ class Deps:
     monotonic: Callable[[], float] = field(default=time.monotonic)
     # What the preflight at a run's opening observes besides RDS (KMS, network, quotas); None: those checks skipped.
     probe_for: Callable[[str], PreflightProbe] | None = None
+    # Where the notification step writes each finished run's evidence; None: not kept.
+    evidence: EvidenceStore | None = None
 
     def pipeline(self, name: str) -> PipelineConfig:
         pipeline = self.config.pipeline(name)

@@ -899,6 +899,21 @@ class FakeSimulator:
         return (principal_arn, action) not in self.denied, []
 
 
+class FakeEvidenceStore:
+    """Satisfies shared.ports.EvidenceStore: objects by key; `fail(code)` makes the next put fail."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, str] = {}
+        self.failures = Failures()
+
+    def fail(self, code: str = "AccessDenied") -> None:
+        self.failures.add("put", aws_error(code, "PutObject"), 1)
+
+    def put(self, key: str, body: str) -> None:
+        self.failures.check("put")
+        self.objects[key] = body
+
+
 # Wiring ---------------------------------------------------------------------------------------------------------
 @dataclass
 class Fakes:
