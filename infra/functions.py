@@ -21,7 +21,7 @@ FUNCTIONS: tuple[FunctionInfra, ...] = (
     FunctionInfra(
         Step.SNAPSHOT_CHECK,
         "Opens a run when production's newest snapshot appears (RDS event) or on RestoreRequested.",
-        ("FindSourceSnapshotsPolicy", "NotifyPolicy"),
+        ("FindSourceSnapshotsPolicy", "NotifyPolicy", "PreflightReadPolicy"),
     ),
     FunctionInfra(
         Step.COPY_SNAPSHOT,
@@ -70,12 +70,13 @@ VpcConfig:
     FunctionInfra(
         Step.SNS_NOTIFICATION,
         "Publishes the run outcome; first cancels a failed run's in-flight snapshot copy.",
-        ("NotifyPolicy", "DiscardFailedCopiesPolicy"),
+        ("NotifyPolicy", "DiscardFailedCopiesPolicy", "WriteEvidencePolicy"),
     ),
     FunctionInfra(
         Step.ORCHESTRATOR_CHECK,
         "Scheduled sweeper: re-drives due runs; opens deferred and fallback runs (trigger watch).",
-        # The trigger watch describes the source (backup window, newest snapshot) and tells of refused fallbacks.
-        ("FindSourceSnapshotsPolicy", "NotifyPolicy"),
+        # The trigger watch describes the source (backup window, newest snapshot) and tells of refused fallbacks;
+        # the runs it opens pass the preflight.
+        ("FindSourceSnapshotsPolicy", "NotifyPolicy", "PreflightReadPolicy"),
     ),
 )

@@ -119,6 +119,7 @@ def build_deps(
     metric: Any = None,
     config: AppConfig | None = None,
     pipeline_metric: Any = None,
+    state_metric: Any = None,
 ) -> Deps:
     clients = clients or ClientFactory()
     config = config or ConfigSource(settings, clients).load()
@@ -148,6 +149,8 @@ def build_deps(
         deps.metric = metric
     if pipeline_metric is not None:
         deps.pipeline_metric = pipeline_metric
+    if state_metric is not None:
+        deps.state_metric = state_metric
     return deps
 
 
@@ -163,6 +166,7 @@ def _container() -> tuple[ConfigSource, Deps]:
         metric=observability.count,
         config=source.load(),
         pipeline_metric=observability.count_for_pipeline,
+        state_metric=observability.seconds_in_state,
     )
 
 

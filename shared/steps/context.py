@@ -39,6 +39,8 @@ class Deps:
     metric: Callable[[str, float], None] = field(default=lambda name, value: None)
     # A count with a `pipeline` dimension (the per-pipeline "no successful run" alarm reads RunsSucceeded by it).
     pipeline_metric: Callable[[str, str, float], None] = field(default=lambda name, pipeline, value: None)
+    # How long a run stayed in a state, in seconds, when it leaves it (the dashboard's per-step durations).
+    state_metric: Callable[[str, float], None] = field(default=lambda state, seconds: None)
     # This invocation's remaining run time in seconds (the Lambda kit sets it from the Lambda context, per
     # invocation; outside Lambda there is no deadline) and a monotonic clock to measure work with.
     time_left: Callable[[], float] = field(default=lambda: math.inf)

@@ -107,12 +107,16 @@ class Recorder:
         self.logs: list[LogLine] = []
         self.metrics: list[tuple[str, float]] = []
         self.pipeline_metrics: list[tuple[str, str, float]] = []
+        self.state_seconds: list[tuple[str, float]] = []
 
     def metric(self, name: str, value: float) -> None:
         self.metrics.append((name, value))
 
     def pipeline_metric(self, name: str, pipeline: str, value: float) -> None:
         self.pipeline_metrics.append((name, pipeline, value))
+
+    def state_metric(self, state: str, seconds: float) -> None:
+        self.state_seconds.append((state, seconds))
 
     def total(self, name: str) -> float:
         return sum(value for metric, value in self.metrics if metric == name)
@@ -981,6 +985,7 @@ class Fakes:
             idempotency=None,
             metric=self.recorder.metric,
             pipeline_metric=self.recorder.pipeline_metric,
+            state_metric=self.recorder.state_metric,
             time_left=self.timer.time_left,
             monotonic=self.timer.monotonic,
             probe_for=self.probe_in,

@@ -12,6 +12,7 @@ from shared import dispatch, preflight
 from shared.model import RunStatus
 from shared.ports import KeyGrantView, KeyView, SnapshotQuota
 from shared.preflight import Finding, Inputs, Plan
+from shared.steps.turn import StepTurn
 from shared.transitions import DetailType, Step
 from tests.unit.fakes import (
     ACCOUNT,
@@ -246,3 +247,13 @@ def run_failed_event(fakes: Fakes) -> dict[str, object]:
         "resources": [],
         "detail": detail,
     }
+
+
+def test_a_transition_reports_how_long_the_run_stayed_in_the_state_it_left() -> None:
+    # (the dashboard's per-step durations: StateSeconds by state)
+    fakes = healthy(Fakes())
+    dispatch.handle(Step.SNAPSHOT_CHECK, rds_event("RDS-EVENT-0169", NIGHTLY_ARN), fakes.deps)
+    fakes.clock.advance(minutes=3)
+    [run] = fakes.store.runs.values()
+    StepTurn(fakes.deps, run, Step.COPY_SNAPSHOT, "test").transition(RunStatus.COPYING, "copy started")
+    assert fakes.recorder.state_seconds == [("REQUESTED", 180)]
