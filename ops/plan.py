@@ -19,25 +19,30 @@ from shared.aws.rds import Rds
 from shared.aws.state_store import DynamoStateStore
 from shared.config import PipelineConfig
 from shared.model import Run
+from shared.naming import run_id_for
 from shared.ports import SnapshotView
 from shared.steps.opening import HISTORY, validate
 from shared.transitions import Step
 
 
 def make_plan(settings: Settings, name: str, snapshot_id: str | None) -> preflight.Plan:
+    """The plan of a run for the snapshot as its RDS event (or the fallback) would open it: that run's id names
+    the swap's staging and retired clusters (a rerun gets an id of its own, so names of its own)."""
     pipeline = configured_pipeline(settings, name)
     region = pipeline.target_region
     source = Rds(settings.client("rds", pipeline.source_region), pipeline.source_region)
     snapshot, problem = choose_snapshot(source, pipeline, snapshot_id)
     roles = function_roles(settings)
+    now = datetime.now(UTC)
     account = next((arn.split(":")[4] for arn in (roles or {}).values()), "")
     inputs = preflight.Inputs(
         snapshot=snapshot,
         snapshot_problem=problem,
         history=history(settings, pipeline.name),
         roles=roles,
+        run_id=run_id_for(pipeline.name, f"snapshot:{snapshot.arn}", snapshot.created_at or now) if snapshot else None,
         account=account,
-        now=datetime.now(UTC),
+        now=now,
     )
     probe = AwsPreflightProbe(
         region, settings.client("rds", region), settings.client("kms", region), settings.client("ec2", region)

@@ -40,3 +40,25 @@ def lock_key_for(region: str, cluster_id: str) -> str:
 
 def ownership_tags(pipeline: str, run_id: str) -> dict[str, str]:
     return {TAG_PIPELINE: pipeline, TAG_RUN: run_id, TAG_MANAGED_BY: MANAGED_BY}
+
+
+def _beside(target_cluster_id: str, suffix: str) -> str:
+    """`<target>-<suffix>` within the RDS identifier rules (at most 63 characters, no double or trailing hyphen):
+    the target's part is shortened, never the suffix, so two runs never share a name."""
+    head = target_cluster_id.lower()[: 63 - len(suffix) - 1].rstrip("-")
+    return re.sub(r"-{2,}", "-", f"{head}-{suffix}")
+
+
+def _run_suffix(run_id: str) -> str:
+    """The run id's hash part (`<yyyymmddThhmm>-<10 hex>`), which is what tells two runs of one pipeline apart."""
+    return run_id.rsplit("-", 1)[-1].lower()
+
+
+def staging_cluster_id(target_cluster_id: str, run_id: str) -> str:
+    """Where a `swap` run restores, beside the target: `<target>-s<run hash>`."""
+    return _beside(target_cluster_id, f"s{_run_suffix(run_id)}")
+
+
+def retired_cluster_id(target_cluster_id: str, run_id: str) -> str:
+    """The name the replaced target is kept under: `<target>-retired-<run hash>` (of the run that retired it)."""
+    return _beside(target_cluster_id, f"retired-{_run_suffix(run_id)}")

@@ -25,7 +25,7 @@ from shared.clock import iso
 from shared.config import PipelineConfig
 from shared.errors import CannotCheck, PipelineError
 from shared.model import Run, RunStatus
-from shared.naming import TAG_PIPELINE
+from shared.naming import TAG_PIPELINE, retired_cluster_id, staging_cluster_id
 from shared.ports import ClusterView, PolicySimulator, PreflightProbe, RdsGateway, SnapshotQuota, SnapshotView
 from shared.report import duration
 
@@ -72,17 +72,6 @@ class Plan(BaseModel):
         return "preflight found " + "; ".join(f"[{f.check}] {f.detail}" for f in self.blockers)
 
 
-# ---- names a swap run uses besides the target's -----------------------------------------------------------------
-def staging_cluster_id(target: str) -> str:
-    """Where a `swap` run restores beside the target before renaming it into place."""
-    return f"{target}-staging"[:63]
-
-
-def retired_cluster_id(target: str) -> str:
-    """What a `swap` run renames the old target to (kept for rollback)."""
-    return f"{target}-retired"[:63]
-
-
 def resolve_strategy(pipeline: PipelineConfig) -> ResolvedStrategy:
     """`auto`: a copy-on-write clone where one is possible (same region and account), else a snapshot copy."""
     if pipeline.strategy != "auto":
@@ -126,7 +115,8 @@ class Inputs(BaseModel):
     snapshot: SnapshotView | None
     snapshot_problem: str = ""
     history: list[Run] = Field(default_factory=list)
-    roles: dict[str, str] | None = None  # step -> role ARN, when the stack is known
+    roles: dict[str, str] | None = None  # step -> role ARN, when the functions can be read
+    run_id: str | None = None  # the run's id (names the swap's staging and retired clusters); None: no snapshot
     account: str = ""
     now: datetime
 
@@ -143,10 +133,11 @@ def plan(
     strategy = resolve_strategy(pipeline)
     findings = [_snapshot(inputs)]
     cluster = _guarded("cutover", findings, lambda: target.find_cluster(pipeline.target_cluster_id))
-    findings.append(_cutover(pipeline, cluster, pipeline.target_cluster_id))
+    findings.append(_cutover(pipeline, cluster, inputs.run_id))
     findings.append(Finding(check="strategy", level="ok", detail=_strategy_detail(pipeline, strategy)))
-    if pipeline.cutover == "swap":
-        for name in (staging_cluster_id(pipeline.target_cluster_id), retired_cluster_id(pipeline.target_cluster_id)):
+    if pipeline.cutover == "swap" and inputs.run_id:
+        target_id = pipeline.target_cluster_id
+        for name in (staging_cluster_id(target_id, inputs.run_id), retired_cluster_id(target_id, inputs.run_id)):
             _check(findings, "names", _collision_check(pipeline, name, target))
     if probe is not None:
         _check(findings, "kms-key", lambda: _key(pipeline, probe))
@@ -214,7 +205,8 @@ def owned(pipeline: PipelineConfig, cluster: ClusterView) -> bool:
     return cluster.tags.get(TAG_PIPELINE) == pipeline.name
 
 
-def _cutover(pipeline: PipelineConfig, cluster: ClusterView | None, target: str) -> Finding:
+def _cutover(pipeline: PipelineConfig, cluster: ClusterView | None, run_id: str | None) -> Finding:
+    target = pipeline.target_cluster_id
     if cluster is None:
         return Finding(check="cutover", level="ok", detail=f"{target} does not exist: nothing is deleted or renamed")
     if not owned(pipeline, cluster):
@@ -231,10 +223,9 @@ def _cutover(pipeline: PipelineConfig, cluster: ClusterView | None, target: str)
         members = len(cluster.member_ids)
         detail = f"replace: deletes {target} and its {members} instance(s), then restores under its name"
     else:
-        detail = (
-            f"swap: restores beside as {staging_cluster_id(target)}, renames {target} to "
-            f"{retired_cluster_id(target)} (kept), then {staging_cluster_id(target)} to {target}"
-        )
+        staging = staging_cluster_id(target, run_id) if run_id else f"{target}-s<run>"
+        retired = retired_cluster_id(target, run_id) if run_id else f"{target}-retired-<run>"
+        detail = f"swap: restores beside as {staging}, renames {target} to {retired} (kept), then {staging} to {target}"
     return Finding(check="cutover", level="ok", detail=detail)
 
 

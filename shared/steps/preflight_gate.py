@@ -17,7 +17,7 @@ from shared.steps.turn import StepTurn
 def check_opened_run(turn: StepTurn, pipeline: PipelineConfig, snapshot: SnapshotView) -> Run | None:
     """The preflight of a just-opened run. Returns the failed run, or None when it may proceed."""
     deps = turn.deps
-    inputs = preflight.Inputs(snapshot=snapshot, now=deps.clock.now())
+    inputs = preflight.Inputs(snapshot=snapshot, run_id=turn.run.run_id, now=deps.clock.now())
     probe = deps.probe_for(pipeline.target_region) if deps.probe_for else None
     plan = preflight.plan(pipeline, inputs, deps.rds_for(pipeline.target_region), probe, full=False)
     warnings = [f for f in plan.findings if f.level == "warning"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from local_runtime.world import BUS_NAME
 from ops.cli import app
 from ops.errors import BLOCKED, USAGE
-from shared.naming import TAG_PIPELINE, TAG_RUN
+from shared.naming import TAG_PIPELINE, TAG_RUN, run_id_for
 
 REGION = ["--region", "us-west-2"]
 RUNNER = CliRunner(env={"COLUMNS": "250"})
@@ -68,7 +69,11 @@ def test_plan_of_the_demo_world_shows_the_plan_and_exits_0(world: Any, monkeypat
     assert code == 0, text
     flat = " ".join(text.split())
     assert "snapshot tonight" in flat and "strategy snapshot-copy" in flat and "cutover swap" in flat
-    assert "renames staging-aurora to staging-aurora-retired" in flat and "subnet group staging-db-subnets" in flat
+    # the names of the run the snapshot's event would open (its id's hash derives from the snapshot's ARN)
+    arn = f"arn:aws:rds:us-east-1:{world.account}:cluster-snapshot:tonight"
+    suffix = run_id_for("nightly", f"snapshot:{arn}", datetime.now(UTC)).rsplit("-", 1)[1]
+    assert f"renames staging-aurora to staging-aurora-retired-{suffix}" in flat
+    assert "subnet group staging-db-subnets" in flat
     assert "no blocker" in flat
     data = json.loads(cli("plan", "nightly", "-o", "json")[1])
     assert data["blockers"] == 0 and data["snapshot_id"] == "tonight"

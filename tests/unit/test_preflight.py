@@ -16,6 +16,7 @@ from shared.steps.turn import StepTurn
 from shared.transitions import DetailType, Step
 from tests.unit.fakes import (
     ACCOUNT,
+    RUN_ID,
     T0,
     Fakes,
     FakeSimulator,
@@ -46,7 +47,7 @@ def run_plan(fakes: Fakes, simulator: FakeSimulator | None = None, roles: dict[s
     snapshot = fakes.source.find_cluster_snapshot(NIGHTLY)
     inputs = Inputs(
         snapshot=snapshot, snapshot_problem="no snapshot", history=list(fakes.store.runs.values()), roles=roles,
-        account=ACCOUNT, now=T0,
+        account=ACCOUNT, now=T0, run_id=RUN_ID,
     )  # fmt: skip
     probe = fakes.probe_in(pipeline.target_region)
     return preflight.plan(pipeline, inputs, fakes.target, probe, simulator or FakeSimulator())
@@ -67,7 +68,8 @@ def test_a_healthy_estate_has_no_blocker_and_says_what_would_happen() -> None:
     assert plan.snapshot_id == NIGHTLY and plan.strategy == "snapshot-copy" and plan.cutover == "swap"
     details = {f.check: f.detail for f in plan.findings}
     assert NIGHTLY in details["snapshot"] and "2h00m00s old" in details["snapshot"]
-    assert "renames staging-aurora to staging-aurora-retired (kept)" in details["cutover"]
+    assert "restores beside as staging-aurora-s3f9a1c2b7d" in details["cutover"]
+    assert "renames staging-aurora to staging-aurora-retired-3f9a1c2b7d (kept)" in details["cutover"]
     assert details["strategy"].startswith("auto -> snapshot-copy")
     assert "no successful run yet" in details["duration"]
 
@@ -188,10 +190,10 @@ def test_iam_simulation_denied_blocks_and_conditions_warn() -> None:
 
 def test_names_taken_by_someone_else_block_and_our_leftovers_warn() -> None:
     fakes = healthy(Fakes())
-    fakes.target.add_cluster("staging-aurora-staging", tags={"owner": "dba"})
-    fakes.target.add_cluster("staging-aurora-retired", tags=owned_tags())
+    fakes.target.add_cluster("staging-aurora-s3f9a1c2b7d", tags={"owner": "dba"})
+    fakes.target.add_cluster("staging-aurora-retired-3f9a1c2b7d", tags=owned_tags())
     plan = run_plan(fakes)
-    assert "staging-aurora-staging is taken" in blocker(plan, "NameTaken").detail
+    assert "staging-aurora-s3f9a1c2b7d is taken" in blocker(plan, "NameTaken").detail
     assert levels(plan, "names") == ["blocker", "warning"]
 
 
