@@ -123,3 +123,10 @@ def test_plan_refuses_unknown_pipelines_and_missing_snapshots(world: Any, monkey
     code, text = cli("plan", "nightly", "-o", "json")
     data = json.loads(text)
     assert code == BLOCKED and [f["code"] for f in data["findings"] if f["level"] == "blocker"] == ["SnapshotNotUsable"]
+
+
+def test_show_evidence_of_an_unknown_run_is_a_clear_error(world: Any, monkeypatch: Any) -> None:
+    stack_env(world, monkeypatch)
+    for output in ("table", "json"):
+        code, text = cli("show", "no-such-run", "--evidence", "-o", output)
+        assert code == 1 and "no run no-such-run" in text, text
