@@ -53,6 +53,18 @@ class Finding(BaseModel):
     code: str | None = None  # a blocker's code: the run's failure code when it fails the run at opening
 
 
+def ok(check: str, detail: str) -> Finding:
+    return Finding(check=check, level="ok", detail=detail)
+
+
+def warning(check: str, detail: str) -> Finding:
+    return Finding(check=check, level="warning", detail=detail)
+
+
+def blocker(check: str, code: str, detail: str) -> Finding:
+    return Finding(check=check, level="blocker", code=code, detail=detail)
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -110,7 +122,7 @@ _GRANT_OPERATION = {"kms:ReEncryptTo": "ReEncryptTo"}
 class Inputs(BaseModel):
     """What the caller resolved before the checks: the snapshot (or why there is none), history, roles."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True)
 
     snapshot: SnapshotView | None
     snapshot_problem: str = ""
@@ -134,7 +146,7 @@ def plan(
     findings = [_snapshot(inputs)]
     cluster = _guarded("cutover", findings, lambda: target.find_cluster(pipeline.target_cluster_id))
     findings.append(_cutover(pipeline, cluster, inputs.run_id))
-    findings.append(Finding(check="strategy", level="ok", detail=_strategy_detail(pipeline, strategy)))
+    findings.append(ok("strategy", _strategy_detail(pipeline, strategy)))
     if pipeline.cutover == "swap" and inputs.run_id:
         target_id = pipeline.target_cluster_id
         for name in (staging_cluster_id(target_id, inputs.run_id), retired_cluster_id(target_id, inputs.run_id)):
@@ -148,7 +160,7 @@ def plan(
     if full:
         _check(findings, "iam", lambda: _iam(pipeline, simulator, inputs.roles, inputs.account))
     estimate = estimate_seconds(inputs.history)
-    findings.append(Finding(check="duration", level="ok", detail=_estimate_detail(estimate, inputs.history)))
+    findings.append(ok("duration", _estimate_detail(estimate, inputs.history)))
     snapshot = inputs.snapshot
     return Plan(
         pipeline=pipeline.name,
@@ -169,10 +181,10 @@ def _check(findings: list[Finding], name: str, check: Check) -> None:
     try:
         result = check()
     except CannotCheck as exc:
-        findings.append(Finding(check=name, level="warning", detail=f"could not check: {exc.reason}"))
+        findings.append(warning(name, f"could not check: {exc.reason}"))
         return
     except PipelineError as exc:
-        findings.append(Finding(check=name, level="warning", detail=f"could not check: {exc.code}: {exc.message}"))
+        findings.append(warning(name, f"could not check: {exc.code}: {exc.message}"))
         return
     findings.extend(result if isinstance(result, list) else [result])
 
@@ -181,7 +193,7 @@ def _guarded(name: str, findings: list[Finding], read: Callable[[], Any]) -> Any
     try:
         return read()
     except PipelineError as exc:
-        findings.append(Finding(check=name, level="warning", detail=f"could not check: {exc.code}: {exc.message}"))
+        findings.append(warning(name, f"could not check: {exc.code}: {exc.message}"))
         return None
 
 
@@ -194,11 +206,11 @@ def age_text(created: datetime | None, now: datetime) -> str:
 def _snapshot(inputs: Inputs) -> Finding:
     snapshot = inputs.snapshot
     if snapshot is None:
-        return Finding(check="snapshot", level="blocker", detail=inputs.snapshot_problem, code="SnapshotNotUsable")
+        return blocker("snapshot", "SnapshotNotUsable", inputs.snapshot_problem)
     created = iso(snapshot.created_at) if snapshot.created_at else "unknown"
     age = age_text(snapshot.created_at, inputs.now)
     detail = f"{snapshot.identifier} ({snapshot.snapshot_type}, created {created}, {age})"
-    return Finding(check="snapshot", level="ok", detail=detail)
+    return ok("snapshot", detail)
 
 
 def owned(pipeline: PipelineConfig, cluster: ClusterView) -> bool:
@@ -208,15 +220,14 @@ def owned(pipeline: PipelineConfig, cluster: ClusterView) -> bool:
 def _cutover(pipeline: PipelineConfig, cluster: ClusterView | None, run_id: str | None) -> Finding:
     target = pipeline.target_cluster_id
     if cluster is None:
-        return Finding(check="cutover", level="ok", detail=f"{target} does not exist: nothing is deleted or renamed")
+        return ok("cutover", f"{target} does not exist: nothing is deleted or renamed")
     if not owned(pipeline, cluster):
         holder = cluster.tags.get(TAG_PIPELINE)
         whose = f"tagged for pipeline {holder!r}" if holder else f"without the ownership tag {TAG_PIPELINE}"
-        return Finding(
-            check="cutover",
-            level="blocker",
-            code="TargetNotOwned",
-            detail=f"target {target} exists {whose}: refusing to delete or rename a cluster this pipeline does not own "
+        return blocker(
+            "cutover",
+            "TargetNotOwned",
+            f"target {target} exists {whose}: refusing to delete or rename a cluster this pipeline does not own "
             f"(tag it {TAG_PIPELINE}={pipeline.name} if it is the pipeline's)",
         )
     if pipeline.cutover == "replace":
@@ -226,7 +237,7 @@ def _cutover(pipeline: PipelineConfig, cluster: ClusterView | None, run_id: str 
         staging = staging_cluster_id(target, run_id) if run_id else f"{target}-s<run>"
         retired = retired_cluster_id(target, run_id) if run_id else f"{target}-retired-<run>"
         detail = f"swap: restores beside as {staging}, renames {target} to {retired} (kept), then {staging} to {target}"
-    return Finding(check="cutover", level="ok", detail=detail)
+    return ok("cutover", detail)
 
 
 def _strategy_detail(pipeline: PipelineConfig, strategy: str) -> str:
@@ -242,56 +253,41 @@ def _collision_check(pipeline: PipelineConfig, name: str, target: RdsGateway) ->
 
 def _collision(pipeline: PipelineConfig, name: str, cluster: ClusterView | None) -> Finding:
     if cluster is None:
-        return Finding(check="names", level="ok", detail=f"{name} is free")
+        return ok("names", f"{name} is free")
     if owned(pipeline, cluster):
-        return Finding(
-            check="names", level="warning", detail=f"{name} exists and is this pipeline's (a previous run's)"
-        )
-    return Finding(
-        check="names",
-        level="blocker",
-        code="NameTaken",
-        detail=f"{name} is taken by a cluster this pipeline does not own: the run would need that name",
+        return warning("names", f"{name} exists and is this pipeline's (a previous run's)")
+    return blocker(
+        "names", "NameTaken", f"{name} is taken by a cluster this pipeline does not own: the run would need that name"
     )
 
 
 def _key(pipeline: PipelineConfig, probe: PreflightProbe) -> Finding:
     key = probe.describe_key(pipeline.kms_key_id)
     if key is None:
-        return Finding(
-            check="kms-key",
-            level="blocker",
-            code="KmsKeyNotFound",
-            detail=f"KMS key {pipeline.kms_key_id} not found in {pipeline.target_region}",
+        return blocker(
+            "kms-key", "KmsKeyNotFound", f"KMS key {pipeline.kms_key_id} not found in {pipeline.target_region}"
         )
     if not key.enabled:
-        return Finding(
-            check="kms-key",
-            level="blocker",
-            code="KmsKeyDisabled",
-            detail=f"KMS key {key.arn} is {key.state}, not Enabled",
-        )
+        return blocker("kms-key", "KmsKeyDisabled", f"KMS key {key.arn} is {key.state}, not Enabled")
     if key.region and key.region != pipeline.target_region:
-        return Finding(
-            check="kms-key",
-            level="blocker",
-            code="KmsKeyWrongRegion",
-            detail=f"KMS key {key.arn} is in {key.region}; the restore needs one in {pipeline.target_region}",
+        return blocker(
+            "kms-key",
+            "KmsKeyWrongRegion",
+            f"KMS key {key.arn} is in {key.region}; the restore needs one in {pipeline.target_region}",
         )
-    return Finding(check="kms-key", level="ok", detail=f"{key.arn} enabled in {key.region or pipeline.target_region}")
+    return ok("kms-key", f"{key.arn} enabled in {key.region or pipeline.target_region}")
 
 
 def _network(pipeline: PipelineConfig, probe: PreflightProbe) -> list[Finding]:
     if not pipeline.db_subnet_group:
-        return [Finding(check="network", level="ok", detail="no db_subnet_group configured: RDS uses the default VPC")]
+        return [ok("network", "no db_subnet_group configured: RDS uses the default VPC")]
     group = probe.subnet_group(pipeline.db_subnet_group)
     if group is None:
         return [
-            Finding(
-                check="network",
-                level="blocker",
-                code="SubnetGroupNotFound",
-                detail=f"DB subnet group {pipeline.db_subnet_group} not found in {pipeline.target_region}",
+            blocker(
+                "network",
+                "SubnetGroupNotFound",
+                f"DB subnet group {pipeline.db_subnet_group} not found in {pipeline.target_region}",
             )
         ]
     found = probe.security_group_vpcs(pipeline.security_group_ids) if pipeline.security_group_ids else {}
@@ -300,27 +296,23 @@ def _network(pipeline: PipelineConfig, probe: PreflightProbe) -> list[Finding]:
     elsewhere = [g for g, vpc in found.items() if vpc != group.vpc_id]
     if missing:
         findings.append(
-            Finding(
-                check="network",
-                level="blocker",
-                code="SecurityGroupNotFound",
-                detail=f"security group(s) {', '.join(missing)} not found in {pipeline.target_region}",
+            blocker(
+                "network",
+                "SecurityGroupNotFound",
+                f"security group(s) {', '.join(missing)} not found in {pipeline.target_region}",
             )
         )
     if elsewhere:
         findings.append(
-            Finding(
-                check="network",
-                level="blocker",
-                code="SecurityGroupWrongVpc",
-                detail=f"security group(s) {', '.join(elsewhere)} are not in {group.vpc_id}, the subnet group's VPC",
+            blocker(
+                "network",
+                "SecurityGroupWrongVpc",
+                f"security group(s) {', '.join(elsewhere)} are not in {group.vpc_id}, the subnet group's VPC",
             )
         )
     if not findings:
         groups = ", ".join(pipeline.security_group_ids) or "the VPC's default security group"
-        findings.append(
-            Finding(check="network", level="ok", detail=f"subnet group {group.name} in {group.vpc_id}; {groups}")
-        )
+        findings.append(ok("network", f"subnet group {group.name} in {group.vpc_id}; {groups}"))
     return findings
 
 
@@ -341,57 +333,44 @@ def _quotas(pipeline: PipelineConfig, strategy: str, probe: PreflightProbe) -> l
     needs_copy = strategy == "snapshot-copy"
     if needs_copy and snapshots.full:
         findings.append(
-            Finding(
-                check="quota",
-                level="blocker",
-                code="SnapshotQuotaExceeded",
-                detail=f"snapshot quota reached: {snapshots.used} of {snapshots.max} manual cluster snapshots in "
+            blocker(
+                "quota",
+                "SnapshotQuotaExceeded",
+                f"snapshot quota reached: {snapshots.used} of {snapshots.max} manual cluster snapshots in "
                 f"{pipeline.target_region}{assumed} and the copy needs one more; delete old manual cluster snapshots "
                 "or raise the quota",
             )
         )
     else:
-        findings.append(
-            Finding(
-                check="quota",
-                level="ok",
-                detail=f"manual cluster snapshots {snapshots.used}/{snapshots.max}{assumed}",
-            )
-        )
+        findings.append(ok("quota", f"manual cluster snapshots {snapshots.used}/{snapshots.max}{assumed}"))
     in_flight = sum(1 for s in statuses if s in COPY_IN_FLIGHT)
     if needs_copy and in_flight >= COPIES_IN_FLIGHT_MAX:
         findings.append(
-            Finding(
-                check="quota",
-                level="warning",
-                detail=f"{in_flight} snapshot copies in flight to {pipeline.target_region} (AWS allows "
+            warning(
+                "quota",
+                f"{in_flight} snapshot copies in flight to {pipeline.target_region} (AWS allows "
                 f"{COPIES_IN_FLIGHT_MAX}): the copy queues until one ends",
             )
         )
     else:
-        findings.append(
-            Finding(check="quota", level="ok", detail=f"copies in flight {in_flight}/{COPIES_IN_FLIGHT_MAX}")
-        )
+        findings.append(ok("quota", f"copies in flight {in_flight}/{COPIES_IN_FLIGHT_MAX}"))
     # A swap keeps the old target while the new one is built: one more cluster and its instances at the peak.
     extra = {QUOTA_CLUSTERS: 1, QUOTA_INSTANCES: pipeline.instances.count} if pipeline.cutover == "swap" else {}
     for name, what in ((QUOTA_CLUSTERS, "DB clusters"), (QUOTA_INSTANCES, "DB instances")):
         quota = (quotas or {}).get(name)
         if quota is None:
             why = unreadable or f"DescribeAccountAttributes lists no {name}"
-            findings.append(Finding(check="quota", level="warning", detail=f"{what}: could not check: {why}"))
+            findings.append(warning("quota", f"{what}: could not check: {why}"))
             continue
         need = extra.get(name, 0)
         if quota.used + need > quota.max:
             findings.append(
-                Finding(
-                    check="quota",
-                    level="blocker",
-                    code="QuotaExceeded",
-                    detail=f"{what} {quota.used}/{quota.max}: the run needs {need} more at its peak",
+                blocker(
+                    "quota", "QuotaExceeded", f"{what} {quota.used}/{quota.max}: the run needs {need} more at its peak"
                 )
             )
         else:
-            findings.append(Finding(check="quota", level="ok", detail=f"{what} {quota.used}/{quota.max} (+{need})"))
+            findings.append(ok("quota", f"{what} {quota.used}/{quota.max} (+{need})"))
     return findings
 
 
@@ -443,7 +422,7 @@ def _key_access(pipeline: PipelineConfig, probe: PreflightProbe, roles: dict[str
     for step, actions in KEY_USERS.items():
         role = roles.get(step)
         if role is None:
-            findings.append(Finding(check="kms-access", level="warning", detail=f"{step}: role unknown, not checked"))
+            findings.append(warning("kms-access", f"{step}: role unknown, not checked"))
             continue
         granted = {op for g in grants if g.grantee == role for op in g.operations}
         missing, via_iam = [], []
@@ -455,17 +434,15 @@ def _key_access(pipeline: PipelineConfig, probe: PreflightProbe, roles: dict[str
                 missing.append(action)
         if missing:
             findings.append(
-                Finding(
-                    check="kms-access",
-                    level="blocker",
-                    code="KmsAccessMissing",
-                    detail=f"{step} ({role}): neither the key policy of {key.arn} nor a grant allows "
-                    f"{', '.join(missing)}",
+                blocker(
+                    "kms-access",
+                    "KmsAccessMissing",
+                    f"{step} ({role}): neither the key policy of {key.arn} nor a grant allows {', '.join(missing)}",
                 )
             )
         else:
             how = "key policy delegates to IAM" if via_iam else "key policy or grants"
-            findings.append(Finding(check="kms-access", level="ok", detail=f"{step}: {how}"))
+            findings.append(ok("kms-access", f"{step}: {how}"))
     return findings
 
 
@@ -478,7 +455,7 @@ def _iam(
     for step, calls in function_calls(pipeline, account).items():
         role = roles.get(step)
         if role is None:
-            findings.append(Finding(check="iam", level="warning", detail=f"{step}: role unknown, not checked"))
+            findings.append(warning("iam", f"{step}: role unknown, not checked"))
             continue
         denied: list[str] = []
         unsure: list[str] = []
@@ -488,24 +465,13 @@ def _iam(
                 continue
             (unsure if missing_context else denied).append(action)
         if denied:
-            findings.append(
-                Finding(
-                    check="iam",
-                    level="blocker",
-                    code="IamDenied",
-                    detail=f"{step} ({role}) is not allowed {', '.join(denied)}",
-                )
-            )
+            findings.append(blocker("iam", "IamDenied", f"{step} ({role}) is not allowed {', '.join(denied)}"))
         elif unsure:
             findings.append(
-                Finding(
-                    check="iam",
-                    level="warning",
-                    detail=f"{step}: {', '.join(unsure)} depend on conditions the simulation could not evaluate",
-                )
+                warning("iam", f"{step}: {', '.join(unsure)} depend on conditions the simulation could not evaluate")
             )
         else:
-            findings.append(Finding(check="iam", level="ok", detail=f"{step}: {len(calls)} call(s) allowed"))
+            findings.append(ok("iam", f"{step}: {len(calls)} call(s) allowed"))
     return findings
 
 
