@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from infra.render import function_name
-from ops.errors import USAGE, CliError
+from ops.errors import USAGE, CliError, explain
 from ops.rerun import configured_pipeline
 from ops.session import Settings
 from shared import preflight
@@ -18,6 +18,7 @@ from shared.aws.preflight import AwsPreflightProbe, IamSimulator
 from shared.aws.rds import Rds
 from shared.aws.state_store import DynamoStateStore
 from shared.config import PipelineConfig
+from shared.errors import PipelineError
 from shared.model import Run
 from shared.naming import run_id_for
 from shared.ports import SnapshotView
@@ -33,12 +34,14 @@ def make_plan(settings: Settings, name: str, snapshot_id: str | None) -> preflig
     source = Rds(settings.client("rds", pipeline.source_region), pipeline.source_region)
     snapshot, problem = choose_snapshot(source, pipeline, snapshot_id)
     roles = function_roles(settings)
+    past, history_problem = history(settings, pipeline.name)
     now = datetime.now(UTC)
     account = next((arn.split(":")[4] for arn in (roles or {}).values()), "")
     inputs = preflight.Inputs(
         snapshot=snapshot,
         snapshot_problem=problem,
-        history=history(settings, pipeline.name),
+        history=past,
+        history_problem=history_problem,
         roles=roles,
         run_id=run_id_for(pipeline.name, f"snapshot:{snapshot.arn}", snapshot.created_at or now) if snapshot else None,
         account=account,
@@ -71,9 +74,14 @@ def choose_snapshot(source: Rds, pipeline: PipelineConfig, pinned: str | None) -
     return (None, problem) if problem else (snapshot, "")
 
 
-def history(settings: Settings, pipeline: str) -> list[Run]:
-    store = DynamoStateStore(settings.client("dynamodb"), settings.name("state_table"), settings.name("audit_table"))
-    return store.recent_runs(pipeline, HISTORY)
+def history(settings: Settings, pipeline: str) -> tuple[list[Run], str]:
+    """The pipeline's recent runs (for the duration estimate), or why they cannot be read: the plan stands without."""
+    try:
+        tables = settings.name("state_table"), settings.name("audit_table")
+        return DynamoStateStore(settings.client("dynamodb"), *tables).recent_runs(pipeline, HISTORY), ""
+    except (CliError, ClientError, PipelineError) as exc:
+        problem = explain(exc)
+        return [], f"past runs unreadable: {problem.message if problem else exc}"
 
 
 def function_roles(settings: Settings) -> dict[str, str] | None:

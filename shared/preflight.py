@@ -127,6 +127,7 @@ class Inputs(BaseModel):
     snapshot: SnapshotView | None
     snapshot_problem: str = ""
     history: list[Run] = Field(default_factory=list)
+    history_problem: str = ""  # why past runs could not be read (the estimate then says so)
     roles: dict[str, str] | None = None  # step -> role ARN, when the functions can be read
     run_id: str | None = None  # the run's id (names the swap's staging and retired clusters); None: no snapshot
     account: str = ""
@@ -160,7 +161,10 @@ def plan(
     if full:
         _check(findings, "iam", lambda: _iam(pipeline, simulator, inputs.roles, inputs.account))
     estimate = estimate_seconds(inputs.history)
-    findings.append(ok("duration", _estimate_detail(estimate, inputs.history)))
+    if inputs.history_problem:
+        findings.append(warning("duration", f"could not check: {inputs.history_problem}"))
+    else:
+        findings.append(ok("duration", _estimate_detail(estimate, inputs.history)))
     snapshot = inputs.snapshot
     return Plan(
         pipeline=pipeline.name,

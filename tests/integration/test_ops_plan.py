@@ -117,12 +117,19 @@ def test_plan_refuses_unknown_pipelines_and_missing_snapshots(world: Any, monkey
     stack_env(world, monkeypatch)
     code, text = cli("plan", "nope")
     assert code == USAGE and "unknown pipeline 'nope'" in text
+    code, text = cli("plan", "Bad_Name", "-o", "json")
+    assert code == USAGE and "invalid pipeline name 'Bad_Name'" in text
     code, text = cli("plan", "nightly", "--snapshot", "rds:prod-aurora-1999-01-01-00-00")
     assert code == USAGE and "does not exist" in text
     # no automated snapshot yet: a blocker, not an error
     code, text = cli("plan", "nightly", "-o", "json")
     data = json.loads(text)
     assert code == BLOCKED and [f["code"] for f in data["findings"] if f["level"] == "blocker"] == ["SnapshotNotUsable"]
+    # a state table that cannot be read costs the estimate only
+    monkeypatch.setenv("STATE_TABLE_NAME", "no-such-table")
+    data = json.loads(cli("plan", "nightly", "-o", "json")[1])
+    [duration] = [f for f in data["findings"] if f["check"] == "duration"]
+    assert duration["level"] == "warning" and "past runs unreadable" in duration["detail"]
 
 
 def test_show_evidence_of_an_unknown_run_is_a_clear_error(world: Any, monkeypatch: Any) -> None:
