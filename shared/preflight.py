@@ -42,6 +42,7 @@ DEFAULT_MANUAL_SNAPSHOT_MAX = 100
 # DescribeAccountAttributes quota names (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_AccountQuota.html)
 QUOTA_SNAPSHOTS, QUOTA_CLUSTERS, QUOTA_INSTANCES = "ManualClusterSnapshots", "DBClusters", "DBInstances"
 DURATION_SAMPLE = 10
+ROLES_UNKNOWN = "the functions' roles are unknown (no deployed function of this environment could be read)"
 
 
 class Finding(BaseModel):
@@ -415,7 +416,7 @@ def _policy_allows(statements: Iterable[dict[str, Any]], principal: str, account
 
 def _key_access(pipeline: PipelineConfig, probe: PreflightProbe, roles: dict[str, str] | None) -> list[Finding]:
     if not roles:
-        raise CannotCheck("the functions' roles are unknown (name the stack with --stack)")
+        raise CannotCheck(ROLES_UNKNOWN)
     key = probe.describe_key(pipeline.kms_key_id)
     if key is None:
         return []  # the kms-key check reports it
@@ -454,7 +455,7 @@ def _iam(
     pipeline: PipelineConfig, simulator: PolicySimulator | None, roles: dict[str, str] | None, account: str
 ) -> list[Finding]:
     if simulator is None or not roles:
-        raise CannotCheck("the functions' roles are unknown (name the stack with --stack)")
+        raise CannotCheck(ROLES_UNKNOWN)
     findings = []
     for step, calls in function_calls(pipeline, account).items():
         role = roles.get(step)
