@@ -156,7 +156,7 @@ def plan(
     if probe is not None:
         _check(findings, "kms-key", lambda: _key(pipeline, probe))
         _check(findings, "network", lambda: _network(pipeline, probe))
-        _check(findings, "quota", lambda: _quotas(pipeline, strategy, probe))
+        _check(findings, "quota", lambda: _quotas(pipeline, strategy, probe, full))
         if full:
             _check(findings, "kms-access", lambda: _key_access(pipeline, probe, inputs.roles))
     if full:
@@ -321,48 +321,51 @@ def _network(pipeline: PipelineConfig, probe: PreflightProbe) -> list[Finding]:
     return findings
 
 
-def _quotas(pipeline: PipelineConfig, strategy: str, probe: PreflightProbe) -> list[Finding]:
-    findings = []
-    statuses = probe.manual_snapshot_statuses()
+def _quotas(pipeline: PipelineConfig, strategy: str, probe: PreflightProbe, full: bool) -> list[Finding]:
+    """Manual snapshots, copies in flight (`full` only: a copy without a slot queues, it does not fail), DB clusters
+    and instances. The snapshots are listed only when needed (no quota to read, or copies to count)."""
     try:
-        quotas: dict[str, SnapshotQuota] | None = probe.account_quotas()
-    except CannotCheck as exc:
-        quotas, unreadable = None, exc.reason
-    else:
+        quotas: dict[str, SnapshotQuota] = probe.account_quotas()
         unreadable = ""
-    snapshots = (quotas or {}).get(QUOTA_SNAPSHOTS)
-    assumed = ""
-    if snapshots is None:
-        snapshots = SnapshotQuota(used=len(statuses), max=DEFAULT_MANUAL_SNAPSHOT_MAX)
-        assumed = " (counted; the AWS default quota assumed: DescribeAccountAttributes unavailable)"
+    except CannotCheck as exc:
+        quotas, unreadable = {}, exc.reason
     needs_copy = strategy == "snapshot-copy"
-    if needs_copy and snapshots.full:
-        findings.append(
-            blocker(
-                "quota",
-                "SnapshotQuotaExceeded",
-                f"snapshot quota reached: {snapshots.used} of {snapshots.max} manual cluster snapshots in "
-                f"{pipeline.target_region}{assumed} and the copy needs one more; delete old manual cluster snapshots "
-                "or raise the quota",
+    statuses = probe.manual_snapshot_statuses() if full or QUOTA_SNAPSHOTS not in quotas else []
+    findings = [_snapshot_quota(pipeline, quotas.get(QUOTA_SNAPSHOTS), len(statuses), needs_copy)]
+    if full:
+        in_flight = sum(1 for s in statuses if s in COPY_IN_FLIGHT)
+        if needs_copy and in_flight >= COPIES_IN_FLIGHT_MAX:
+            where = f"{in_flight} snapshot copies in flight to {pipeline.target_region}"
+            findings.append(
+                warning("quota", f"{where} (AWS allows {COPIES_IN_FLIGHT_MAX}): the copy queues until one ends")
             )
+        else:
+            findings.append(ok("quota", f"copies in flight {in_flight}/{COPIES_IN_FLIGHT_MAX}"))
+    return findings + _account_limits(pipeline, quotas, unreadable)
+
+
+def _snapshot_quota(pipeline: PipelineConfig, quota: SnapshotQuota | None, counted: int, needs_copy: bool) -> Finding:
+    assumed = ""
+    if quota is None:
+        quota = SnapshotQuota(used=counted, max=DEFAULT_MANUAL_SNAPSHOT_MAX)
+        assumed = " (counted; the AWS default quota assumed: DescribeAccountAttributes unavailable)"
+    if needs_copy and quota.full:
+        return blocker(
+            "quota",
+            "SnapshotQuotaExceeded",
+            f"snapshot quota reached: {quota.used} of {quota.max} manual cluster snapshots in "
+            f"{pipeline.target_region}{assumed} and the copy needs one more; delete old manual cluster snapshots "
+            "or raise the quota",
         )
-    else:
-        findings.append(ok("quota", f"manual cluster snapshots {snapshots.used}/{snapshots.max}{assumed}"))
-    in_flight = sum(1 for s in statuses if s in COPY_IN_FLIGHT)
-    if needs_copy and in_flight >= COPIES_IN_FLIGHT_MAX:
-        findings.append(
-            warning(
-                "quota",
-                f"{in_flight} snapshot copies in flight to {pipeline.target_region} (AWS allows "
-                f"{COPIES_IN_FLIGHT_MAX}): the copy queues until one ends",
-            )
-        )
-    else:
-        findings.append(ok("quota", f"copies in flight {in_flight}/{COPIES_IN_FLIGHT_MAX}"))
+    return ok("quota", f"manual cluster snapshots {quota.used}/{quota.max}{assumed}")
+
+
+def _account_limits(pipeline: PipelineConfig, quotas: dict[str, SnapshotQuota], unreadable: str) -> list[Finding]:
+    findings = []
     # A swap keeps the old target while the new one is built: one more cluster and its instances at the peak.
     extra = {QUOTA_CLUSTERS: 1, QUOTA_INSTANCES: pipeline.instances.count} if pipeline.cutover == "swap" else {}
     for name, what in ((QUOTA_CLUSTERS, "DB clusters"), (QUOTA_INSTANCES, "DB instances")):
-        quota = (quotas or {}).get(name)
+        quota = quotas.get(name)
         if quota is None:
             why = unreadable or f"DescribeAccountAttributes lists no {name}"
             findings.append(warning("quota", f"{what}: could not check: {why}"))
