@@ -24,7 +24,7 @@ HINTS = {
     "InvalidConfiguration": "`aurora-restore config validate`, then `config push FILE`, then `aurora-restore redrive`",
     "StatementTooLong": "raise DbUserFunctionTimeout (max 900), or split/batch the statement; then rerun",
     "SubnetGroupNotFound": "create the DB subnet group or fix db_subnet_group; check with `aurora-restore plan`",
-    "SecurityGroupNotFound": "fix security_group_ids (they must exist in the subnet group's VPC); `aurora-restore plan`",
+    "SecurityGroupNotFound": "fix security_group_ids: groups of the subnet group's VPC; `aurora-restore plan` checks",
     "SecurityGroupWrongVpc": "use security groups of the subnet group's VPC; check with `aurora-restore plan`",
     "KmsKeyNotFound": "fix kms_key_id (a key in the target region); check with `aurora-restore plan`",
     "KmsKeyDisabled": "enable the key (or cancel its deletion), then rerun",
