@@ -21,7 +21,7 @@ FUNCTIONS: tuple[FunctionInfra, ...] = (
     FunctionInfra(
         Step.SNAPSHOT_CHECK,
         "Opens a run when production's newest snapshot appears (RDS event) or on RestoreRequested.",
-        ("FindSourceSnapshotsPolicy", "NotifyPolicy"),
+        ("FindSourceSnapshotsPolicy", "NotifyPolicy", "PreflightReadPolicy"),
     ),
     FunctionInfra(
         Step.COPY_SNAPSHOT,
@@ -76,14 +76,16 @@ VpcConfig:
     FunctionInfra(
         Step.SNS_NOTIFICATION,
         "Publishes the run outcome; first cancels a failed run's in-flight snapshot copy.",
-        # and, for a `swap` run that failed before its swap, deletes the staging cluster's instances
-        ("NotifyPolicy", "DiscardFailedCopiesPolicy", "DeleteTargetPolicy"),
+        # and, for a `swap` run that failed before its swap, deletes the staging cluster's instances; it writes the
+        # run's evidence when the stack names a bucket.
+        ("NotifyPolicy", "DiscardFailedCopiesPolicy", "DeleteTargetPolicy", "WriteEvidencePolicy"),
     ),
     FunctionInfra(
         Step.ORCHESTRATOR_CHECK,
         "Scheduled sweeper: re-drives due runs; opens deferred and fallback runs (trigger watch).",
-        # The trigger watch describes the source (backup window, newest snapshot) and tells of refused fallbacks.
-        # It also deletes retired targets past keep_previous_hours (tag-guarded, as delete-rds).
-        ("FindSourceSnapshotsPolicy", "NotifyPolicy", "DeleteTargetPolicy"),
+        # The trigger watch describes the source (backup window, newest snapshot) and tells of refused fallbacks;
+        # the runs it opens pass the preflight. It also deletes retired targets past keep_previous_hours
+        # (tag-guarded, as delete-rds).
+        ("FindSourceSnapshotsPolicy", "NotifyPolicy", "PreflightReadPolicy", "DeleteTargetPolicy"),
     ),
 )

@@ -7,6 +7,8 @@ rendered block in place of each `# render: <block>` line, indented like that lin
   `infra/functions.py`, and its `Events:` from the routing table (`shared/routing.py`);
 - `error-alarms`: the errors alarm(s): SUM of Errors, at most MAX_ALARM_METRICS functions per alarm;
 - `function-outputs`: `<LogicalId>Arn` of every function;
+- `dashboard`: the operations dashboard (runs by outcome, per-state durations, due and overdue runs, DLQ depths,
+  errors per function), its widgets generated from the functions and the run states;
 - `header`: says the file is generated.
 
 Plain text composition on purpose: a YAML round trip would lose the source's comments and `!Ref`/`!Sub` tags.
@@ -23,6 +25,7 @@ from pathlib import Path
 from textwrap import indent
 
 from infra.functions import FUNCTIONS, FunctionInfra
+from shared.model import RunStatus
 from shared.routing import RDS_EVENTS, ROUTES, Route, Wake
 from shared.transitions import Step
 
@@ -163,6 +166,55 @@ LambdaErrorsAlarm{suffix}:
     return out
 
 
+# ---- operations dashboard ------------------------------------------------------------------------------------
+# DashboardBody is a JSON string (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/
+# CloudWatch-Dashboard-Body-Structure.html); a metric is [namespace, name, dim, value, ..., {options}]. Written as a
+# `!Sub` text, so ${Environment}, ${AWS::Region}, each function's name (${<LogicalId>Function}) and each queue's
+# name resolve at deploy time. The project's metrics carry {service, environment} (shared/observability.py).
+DASHBOARD_QUEUES = ("EventsDeadLetterQueue", "FailedInvocationsQueue")  # the template's dead-letter queues
+_OURS = ["service", "aurora-restore", "environment", "${Environment}"]
+
+
+def _ours(name: str, *dimensions: str, **options: object) -> list[object]:
+    return ["AuroraRestore", name, *_OURS, *dimensions, *([options] if options else [])]
+
+
+def _widget(index: int, title: str, metrics: list[list[object]], stat: str, period: int = 300) -> dict[str, object]:
+    properties = {
+        "title": title, "region": "${AWS::Region}", "view": "timeSeries", "stacked": False,
+        "stat": stat, "period": period, "metrics": metrics,
+    }  # fmt: skip
+    return {"type": "metric", "x": 12 * (index % 2), "y": 6 * (index // 2), "width": 12, "height": 6,
+            "properties": properties}  # fmt: skip
+
+
+def dashboard_body(functions: Sequence[FunctionInfra]) -> str:
+    states = [status.value for status in RunStatus if not status.is_terminal]
+    widgets = [
+        ("Runs by outcome", [_ours("RunsSucceeded"), _ours("RunsFailed"), _ours("PreflightBlocked")], "Sum", 3600),
+        ("Time in each state (s)", [_ours("StateSeconds", "state", state, label=state) for state in states],
+         "Maximum", 3600),
+        ("Due and overdue runs", [_ours("DueRuns"), _ours("OverdueRuns"), _ours("DeadlineExceeded")], "Maximum", 300),
+        ("Dead-letter queue depths", [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
+                                       f"${{{queue}.QueueName}}", {"label": queue}] for queue in DASHBOARD_QUEUES],
+         "Maximum", 300),
+        ("Errors per function", [["AWS/Lambda", "Errors", "FunctionName", f"${{{logical_id(fn.step)}Function}}",
+                                  {"label": fn.step.value}] for fn in functions], "Sum", 300),
+    ]  # fmt: skip
+    lines = [json.dumps(_widget(i, *widget)) for i, widget in enumerate(widgets)]  # type: ignore[arg-type]
+    return '{"widgets": [\n' + ",\n".join(lines) + "\n]}"  # a widget per line: a readable template diff
+
+
+def dashboard(functions: Sequence[FunctionInfra]) -> str:
+    return (
+        "OperationsDashboard:\n"
+        "  Type: AWS::CloudWatch::Dashboard\n"
+        "  Properties:\n"
+        "    DashboardName: !Sub aurora-restore-${Environment}\n"
+        "    DashboardBody: !Sub |\n" + indent(dashboard_body(functions), "      ") + "\n"
+    )
+
+
 def _ordered(routes: Sequence[Route], functions: Sequence[FunctionInfra]) -> list[tuple[FunctionInfra, Route]]:
     """Functions in routing-table order; each step needs both a route and its infrastructure."""
     infra = {fn.step: fn for fn in functions}
@@ -180,6 +232,7 @@ def render_template(
         "header": lambda: HEADER,
         "functions": lambda: "\n".join(_function(fn, route) for fn, route in pairs),
         "error-alarms": lambda: error_alarms([fn for fn, _ in pairs]),
+        "dashboard": lambda: dashboard([fn for fn, _ in pairs]),
         "function-outputs": lambda: "".join(f"{lid}FunctionArn:\n  Value: !GetAtt {lid}Function.Arn\n" for lid in ids),
     }
 

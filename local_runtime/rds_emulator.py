@@ -36,6 +36,8 @@ COPY_LIMIT = 5
 COPY_LIMIT_MESSAGE = "Cannot copy more than 5 snapshots across regions"
 # Reported for manual instance snapshots (https://github.com/pbudzon/aws-maintenance/issues/12); UNVERIFIED here.
 QUOTA_MESSAGE = "Cannot create more than {max} manual snapshots"
+DEFAULT_CLUSTER_QUOTA = 40  # DBClusters per region (CHAP_Limits)
+DEFAULT_INSTANCE_QUOTA = 40  # DBInstances per region (CHAP_Limits)
 _CLUSTER_CALLS = {"DeleteDBCluster", "ModifyDBCluster", "StartDBCluster", "StopDBCluster", "CreateDBInstance"}
 _INSTANCE_CALLS = {"DeleteDBInstance", "ModifyDBInstance", "RebootDBInstance"}
 
@@ -130,9 +132,7 @@ class RdsEmulator:
     def respond(self, region: str, operation: str, params: dict[str, Any]) -> InjectedError | dict[str, Any] | None:
         """What AWS answers where moto would answer otherwise: an error, a response, or None to let moto answer."""
         if operation == "DescribeAccountAttributes":  # moto does not implement it
-            quota = {"AccountQuotaName": "ManualClusterSnapshots", "Used": self._manual_snapshots(region)}
-            quota["Max"] = self.manual_snapshot_quota
-            return {"AccountQuotas": [quota], "ResponseMetadata": {"HTTPStatusCode": 200}}
+            return {"AccountQuotas": self._account_quotas(region), "ResponseMetadata": {"HTTPStatusCode": 200}}
         if operation == "CopyDBClusterSnapshot":
             return self._copy_refusal(region, params)
         if operation in _CLUSTER_CALLS:
@@ -143,6 +143,17 @@ class RdsEmulator:
             cluster_id = getattr(instance, "db_cluster_identifier", None) or ""
             return self._busy_refusal(region, operation, cluster_id, instance_id)
         return None
+
+    def _account_quotas(self, region: str) -> list[dict[str, Any]]:
+        """The quotas the pipeline reads, with their default Max (DB clusters 40, DB instances 40, manual cluster
+        snapshots 100 per region: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/CHAP_Limits.html)."""
+        backend = self.backend(region)
+        used = {
+            "ManualClusterSnapshots": (self._manual_snapshots(region), self.manual_snapshot_quota),
+            "DBClusters": (len(backend.clusters), DEFAULT_CLUSTER_QUOTA),
+            "DBInstances": (len(backend.databases), DEFAULT_INSTANCE_QUOTA),
+        }
+        return [{"AccountQuotaName": name, "Used": count, "Max": top} for name, (count, top) in used.items()]
 
     def _manual_snapshots(self, region: str) -> int:
         return sum(1 for s in self.backend(region).cluster_snapshots.values() if s.snapshot_type == "manual")

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
 from moto.rds.models import rds_backends
 
 from local_runtime.runtime import LocalRuntime
@@ -87,6 +88,7 @@ class World:
                         {"username": user.name, "password": USER_PASSWORDS.get(user.name, f"{user.name}-Pw-0123456789")}
                     ),
                 )
+        self._network(name)
         source = self.client("rds", pipeline.source_region)
         if not source.describe_db_clusters(Filters=[{"Name": "db-cluster-id", "Values": [pipeline.source_cluster_id]}])[
             "DBClusters"
@@ -128,6 +130,41 @@ class World:
         anchor = pipeline.target_cluster_id if previous_target else None
         for index in range(old_copies):
             self._old_copy(pipeline.name, pipeline.target_region, pipeline.source_cluster_id, anchor, index)
+
+    def _network(self, name: str) -> None:
+        """The target's VPC: the pipeline's DB subnet group (two subnets in two AZs, as RDS requires) and its
+        security groups, under the ids the pipeline document names (moto draws random ids; the document is fixed)."""
+        pipeline = self.config.pipeline(name)
+        assert pipeline is not None
+        if not pipeline.db_subnet_group:
+            return
+        region = pipeline.target_region
+        ec2, rds = self.client("ec2", region), self.client("rds", region)
+        if pipeline.db_subnet_group in {
+            g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]
+        }:
+            return  # another pipeline of this world shares it
+        vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{index}.0/24", AvailabilityZone=f"{region}{zone}")["Subnet"][
+                "SubnetId"
+            ]
+            for index, zone in enumerate("ab")
+        ]
+        rds.create_db_subnet_group(
+            DBSubnetGroupName=pipeline.db_subnet_group,
+            DBSubnetGroupDescription="aurora-restore target",
+            SubnetIds=subnets,
+        )
+        backend = ec2_backends[self.account][region]
+        for group_id in pipeline.security_group_ids:
+            drawn = ec2.create_security_group(
+                GroupName=f"aurora-restore-{group_id}", Description="aurora-restore target", VpcId=vpc
+            )["GroupId"]
+            group = backend.groups[vpc].pop(drawn)
+            group.id = group.group_id = group_id
+            group.arn = group.arn.replace(drawn, group_id)
+            backend.groups[vpc][group_id] = group
 
     def _settle(self) -> None:
         """Everything the world starts with is `available` (the runtime's lifecycle keeps moto from flipping it)."""

@@ -17,16 +17,18 @@ import typer
 from typer.core import TyperGroup
 
 from ops import config_commands, redrive, render, rerun
+from ops import plan as planning
 from ops import rollback as rollback_ops
-from ops.errors import REFUSED, USAGE, CliError, explain
+from ops.errors import BLOCKED, REFUSED, USAGE, CliError, explain
 from ops.hints import hint_for
 from ops.session import Settings
+from shared import evidence as restore_evidence
 from shared.aws.parameters import ParameterStore
 from shared.aws.state_store import DynamoStateStore
 from shared.clock import iso
 from shared.model import Run
 from shared.outside_run import REJECTED, UNMATCHED, pipeline_subject
-from shared.report import summary
+from shared.report import duration, summary
 from shared.transitions import ACTIVE_STATUSES
 
 # Global options: name -> takes a value. Moved before the command wherever they are written.
@@ -171,10 +173,19 @@ def _get_run(settings: Settings, run_id: str) -> tuple[DynamoStateStore, Run]:
 
 
 @app.command()
-def show(ctx: typer.Context, run_id: str) -> None:
+def show(
+    ctx: typer.Context,
+    run_id: str,
+    evidence: Annotated[
+        bool, typer.Option("--evidence", help="the restore's evidence (Markdown; JSON with -o json)")
+    ] = False,
+) -> None:
     """One run: summary, a timeline chart, its failure with the operator's hint, and its audit trail."""
     settings = settings_of(ctx)
     store, run = _get_run(settings, run_id)
+    if evidence:
+        show_evidence(settings, run)
+        return
     stages = render.timeline(run, datetime.now(UTC))
     trail = [render.audit_row(record) for record in store.audit_trail(run.run_id)]
     failure = run.failure
@@ -193,6 +204,17 @@ def show(ctx: typer.Context, run_id: str) -> None:
     render.table(
         "Audit trail", columns, ([r["at"], r["step"], r["kind"], r["move"], r["trigger"], r["message"]] for r in trail)
     )
+
+
+def show_evidence(settings: Settings, run: Run) -> None:
+    pipeline = None
+    with contextlib.suppress(CliError):  # without a readable document, the evidence says so for the masking SQL
+        pipeline = next((p for p in rerun.live_pipelines(settings) if p.name == run.pipeline), None)
+    record = restore_evidence.build(run, pipeline)
+    if settings.json:
+        render.print_json(record.model_dump(mode="json"))
+    else:
+        render.console().print(restore_evidence.markdown(record), soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -333,6 +355,34 @@ def rollback(
     if not progress.done:
         console.print(f"not finished yet: run `aurora-restore rollback {pipeline}` again to go on", markup=False)
         raise typer.Exit(REFUSED)
+
+
+@app.command("plan")
+def plan_command(
+    ctx: typer.Context,
+    pipeline: Annotated[str, typer.Argument(help="the pipeline to check")],
+    snapshot: Annotated[
+        str | None, typer.Option(help="snapshot id or ARN a rerun would pin; default the newest")
+    ] = None,
+) -> None:
+    """What a run would do now and whether AWS would let it (read-only). Exit 4 on a blocker."""
+    settings = settings_of(ctx)
+    found = planning.make_plan(settings, pipeline, snapshot)
+    if settings.json:
+        render.print_json(planning.as_json(found))
+    else:
+        console = render.console()
+        estimate = duration(found.estimate_seconds) if found.estimate_seconds is not None else "unknown"
+        console.print(
+            f"Plan for pipeline {found.pipeline}: snapshot {found.snapshot_id or '-'}, strategy {found.strategy}, "
+            f"cutover {found.cutover}, estimated duration {estimate}",
+            soft_wrap=True,
+            markup=False,
+        )
+        render.table(None, ["CHECK", "RESULT", "DETAIL"], ([f.check, f.level, f.detail] for f in found.findings))
+        blockers = len(found.blockers)
+        console.print(f"{blockers} blocker(s)" if blockers else "no blocker", markup=False)
+    raise typer.Exit(BLOCKED if found.blockers else 0)
 
 
 # ---- Audit and failed invocations --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Every command runs inside `explain`'s net (ops.cli): an AWS error never reaches the operator as a traceback.
 Exit codes: 1 = AWS said no / something is missing, 2 = the command line or the local setup is wrong,
-3 = the pipeline refused (rerun --wait)."""
+3 = the pipeline refused (rerun --wait), 4 = the preflight found a blocker (plan)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from shared.errors import PipelineError
 USAGE = 2
 AWS = 1
 REFUSED = 3
+BLOCKED = 4
 
 NAMES_HINT = "name the stack with --stack NAME (its outputs name the tables, the bus and the queues)"
 

@@ -27,6 +27,14 @@ HINTS = {
     "StagingMissing": "the staging cluster is gone; the target was not touched: rerun",
     "StagingNameTaken": "a cluster not made by this run holds the staging name: look at it, then rerun",
     "NoTargetSecurityGroups": "configure security_group_ids; the staging cluster is kept quarantined meanwhile",
+    "SubnetGroupNotFound": "create the DB subnet group or fix db_subnet_group; check with `aurora-restore plan`",
+    "SecurityGroupNotFound": "fix security_group_ids: groups of the subnet group's VPC; `aurora-restore plan` checks",
+    "SecurityGroupWrongVpc": "use security groups of the subnet group's VPC; check with `aurora-restore plan`",
+    "KmsKeyNotFound": "fix kms_key_id (a key in the target region); check with `aurora-restore plan`",
+    "KmsKeyDisabled": "enable the key (or cancel its deletion), then rerun",
+    "KmsKeyWrongRegion": "kms_key_id must name a key in the target region",
+    "NameTaken": "a cluster the pipeline does not own has the name the run needs: rename or remove it",
+    "QuotaExceeded": "raise the account's DB cluster/instance quota or free some; check with `aurora-restore plan`",
     "DeadlineExceeded": "the state took longer than its deadline: look at the audit trail, then rerun",
 }
 

@@ -38,7 +38,7 @@ def _plain(value: Any) -> Any:
 
 # Columns of free text: they wrap (at spaces; a word longer than the column folds) and take the width left over.
 # Every other column (ids, times, statuses, codes) stays on one line.
-WRAPPING = {"MESSAGE": 3, "TRIGGER": 2, "MOVE": 1, "LAST ERROR": 3, "WHY": 3, "OUTCOME": 2, "FUNCTION": 1}
+WRAPPING = {"MESSAGE": 3, "TRIGGER": 2, "MOVE": 1, "LAST ERROR": 3, "WHY": 3, "OUTCOME": 2, "FUNCTION": 1, "DETAIL": 4}
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:

@@ -64,10 +64,8 @@ def live_pipelines(settings: Settings, store: DocumentStore | None = None) -> li
     raise CliError(f"no pipelines document in {' nor '.join(document_names(settings))}", "`config push FILE`")
 
 
-def check_request(settings: Settings, name: str, snapshot: str | None, allow_older: bool) -> PipelineConfig:
-    """The pipeline to rerun; a CliError saying why the request would be refused."""
-    if allow_older and not snapshot:
-        raise CliError("--allow-older needs --snapshot: only a pinned snapshot may roll the target back", "", USAGE)
+def configured_pipeline(settings: Settings, name: str) -> PipelineConfig:
+    """The pipeline of that name in the live document; a CliError for an invalid or unknown name."""
     problem = pipeline_name_problem(name)
     if problem:
         raise CliError(f"invalid pipeline name {name!r}: {problem}", "", USAGE)
@@ -76,6 +74,14 @@ def check_request(settings: Settings, name: str, snapshot: str | None, allow_old
     if pipeline is None:
         known = ", ".join(p.name for p in pipelines) or "none"
         raise CliError(f"unknown pipeline {name!r}", f"configured pipelines: {known}", USAGE)
+    return pipeline
+
+
+def check_request(settings: Settings, name: str, snapshot: str | None, allow_older: bool) -> PipelineConfig:
+    """The pipeline to rerun; a CliError saying why the request would be refused."""
+    if allow_older and not snapshot:
+        raise CliError("--allow-older needs --snapshot: only a pinned snapshot may roll the target back", "", USAGE)
+    pipeline = configured_pipeline(settings, name)
     if snapshot:
         _check_snapshot(settings, pipeline, snapshot)
     store = DynamoStateStore(settings.client("dynamodb"), settings.name("state_table"), settings.name("audit_table"))

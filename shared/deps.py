@@ -15,7 +15,9 @@ from botocore.config import Config
 
 from shared import observability
 from shared.aws.eventbridge import EventBridgePublisher
+from shared.aws.evidence_bucket import S3EvidenceStore
 from shared.aws.parameters import ParameterStore
+from shared.aws.preflight import AwsPreflightProbe
 from shared.aws.rds import Rds
 from shared.aws.secrets import Secrets
 from shared.aws.sns import SnsNotifier
@@ -117,6 +119,7 @@ def build_deps(
     metric: Any = None,
     config: AppConfig | None = None,
     pipeline_metric: Any = None,
+    state_metric: Any = None,
 ) -> Deps:
     clients = clients or ClientFactory()
     config = config or ConfigSource(settings, clients).load()
@@ -133,6 +136,12 @@ def build_deps(
         sql_for=sql_for or mysql_connector,
         clock=clock or SystemClock(),
         idempotency=idempotency_layer(settings, clients),
+        probe_for=lambda r: AwsPreflightProbe(
+            r, clients.client("rds", r), clients.client("kms", r), clients.client("ec2", r)
+        ),
+        evidence=S3EvidenceStore(clients.client("s3", region), settings.evidence_bucket_name)
+        if settings.evidence_bucket_name
+        else None,
     )
     if logger is not None:
         deps.log = logger
@@ -140,6 +149,8 @@ def build_deps(
         deps.metric = metric
     if pipeline_metric is not None:
         deps.pipeline_metric = pipeline_metric
+    if state_metric is not None:
+        deps.state_metric = state_metric
     return deps
 
 
@@ -155,6 +166,7 @@ def _container() -> tuple[ConfigSource, Deps]:
         metric=observability.count,
         config=source.load(),
         pipeline_metric=observability.count_for_pipeline,
+        state_metric=observability.seconds_in_state,
     )
 
 

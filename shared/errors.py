@@ -92,3 +92,12 @@ def snapshot_already_exists(exc: PipelineError) -> bool:
 
 def cluster_already_exists(exc: PipelineError) -> bool:
     return exc.code == "DBClusterAlreadyExistsFault"
+
+
+class CannotCheck(Exception):
+    """A preflight observation that could not be made (the API is not available here, or the caller lacks the
+    permission to read it): the preflight says so as a warning, it never guesses."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

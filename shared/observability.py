@@ -48,3 +48,16 @@ def count_for_pipeline(name: str, pipeline: str, value: float = 1) -> None:
         default_dimensions={"service": SERVICE, "environment": ENVIRONMENT, "pipeline": pipeline},
     ):
         pass
+
+
+def seconds_in_state(state: str, seconds: float) -> None:
+    """How long a run stayed in `state` (an EMF metric `StateSeconds`, dimensions {service, environment, state}), for
+    the operations dashboard's per-step durations; its own record, as `count_for_pipeline`."""
+    with single_metric(
+        name="StateSeconds",
+        unit=MetricUnit.Seconds,
+        value=seconds,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE, "environment": ENVIRONMENT, "state": state},
+    ):
+        pass

@@ -215,3 +215,63 @@ class SqlSession(Protocol):
 
 class SqlConnector(Protocol):
     def connect(self, host: str, port: int, user: str, password: str) -> SqlSession: ...
+
+
+# ---- Preflight observations (shared.preflight): read-only, raising CannotCheck where a fact is not observable ----
+class KeyView(BaseModel):
+    """A KMS key as DescribeKey sees it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    arn: str
+    key_id: str
+    enabled: bool
+    state: str  # KeyState: Enabled, Disabled, PendingDeletion, ...
+
+    @property
+    def region(self) -> str:
+        parts = self.arn.split(":")
+        return parts[3] if len(parts) > 3 else ""
+
+
+class KeyGrantView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    grantee: str
+    operations: list[str]
+
+
+class SubnetGroupView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    vpc_id: str
+
+
+class PreflightProbe(Protocol):
+    """What the preflight observes in one region besides the RDS gateway. Methods raise CannotCheck when the fact
+    cannot be read (the API is missing or denied), PipelineError on other AWS errors."""
+
+    region: str
+
+    def describe_key(self, key_id: str) -> KeyView | None: ...
+    def key_policy(self, key_id: str) -> str: ...
+    def key_grants(self, key_id: str) -> list[KeyGrantView]: ...
+    def subnet_group(self, name: str) -> SubnetGroupView | None: ...
+    def security_group_vpcs(self, group_ids: list[str]) -> dict[str, str]: ...
+    def account_quotas(self) -> dict[str, SnapshotQuota]: ...
+    def manual_snapshot_statuses(self) -> list[str]: ...
+
+
+class PolicySimulator(Protocol):
+    """IAM policy simulation of a principal (global). Raises CannotCheck when simulation is not available."""
+
+    def simulate(self, principal_arn: str, action: str, resource_arn: str) -> tuple[bool, list[str]]:
+        """(allowed, the context keys the decision needed but did not get)."""
+        ...
+
+
+class EvidenceStore(Protocol):
+    """Where the evidence of each finished run is kept (an S3 bucket named in the stack), when one is configured."""
+
+    def put(self, key: str, body: str) -> None: ...

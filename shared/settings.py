@@ -25,6 +25,7 @@ class Settings(BaseModel):
     config_parameter_name: str | None = Field(default=None, alias="CONFIG_PARAMETER_NAME")
     config_seed_parameter_name: str | None = Field(default=None, alias="CONFIG_SEED_PARAMETER_NAME")
     pipelines_config: str | None = Field(default=None, alias="PIPELINES_CONFIG")
+    evidence_bucket_name: str | None = Field(default=None, alias="EVIDENCE_BUCKET_NAME")  # empty: no evidence kept
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

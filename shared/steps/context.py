@@ -12,7 +12,16 @@ from typing import Any
 from shared.clock import Clock
 from shared.config import AppConfig, DatabaseConfig, PipelineConfig
 from shared.errors import ConfigError
-from shared.ports import EventPublisher, Notifier, RdsGateway, SecretsGateway, SqlConnector, StateStore
+from shared.ports import (
+    EventPublisher,
+    EvidenceStore,
+    Notifier,
+    PreflightProbe,
+    RdsGateway,
+    SecretsGateway,
+    SqlConnector,
+    StateStore,
+)
 
 
 @dataclass
@@ -30,10 +39,16 @@ class Deps:
     metric: Callable[[str, float], None] = field(default=lambda name, value: None)
     # A count with a `pipeline` dimension (the per-pipeline "no successful run" alarm reads RunsSucceeded by it).
     pipeline_metric: Callable[[str, str, float], None] = field(default=lambda name, pipeline, value: None)
+    # How long a run stayed in a state, in seconds, when it leaves it (the dashboard's per-step durations).
+    state_metric: Callable[[str, float], None] = field(default=lambda state, seconds: None)
     # This invocation's remaining run time in seconds (the Lambda kit sets it from the Lambda context, per
     # invocation; outside Lambda there is no deadline) and a monotonic clock to measure work with.
     time_left: Callable[[], float] = field(default=lambda: math.inf)
     monotonic: Callable[[], float] = field(default=time.monotonic)
+    # What the preflight at a run's opening observes besides RDS (KMS, network, quotas); None: those checks skipped.
+    probe_for: Callable[[str], PreflightProbe] | None = None
+    # Where the notification step writes each finished run's evidence; None: not kept.
+    evidence: EvidenceStore | None = None
 
     def pipeline(self, name: str) -> PipelineConfig:
         pipeline = self.config.pipeline(name)

@@ -26,6 +26,7 @@ from shared.naming import copy_snapshot_id, lock_key_for, run_id_for
 from shared.outside_run import UNMATCHED, pipeline_subject, record_outside_run
 from shared.ports import SnapshotView
 from shared.steps.context import Deps
+from shared.steps.preflight_gate import check_opened_run
 from shared.steps.turn import StepTurn, entry_fields
 from shared.transitions import DetailType, Step
 
@@ -213,5 +214,7 @@ def open_run(deps: Deps, pipeline: PipelineConfig, snapshot: SnapshotView, openi
     except TargetBusyError as busy:
         return Busy(busy.holder_run_id)
     deps.log.info("run opened", extra={"run_id": run_id, "pipeline": pipeline.name, "trigger": opening.kind})
-    StepTurn(deps, run, opening.step, trigger).emit(DetailType.RUN_REQUESTED)
+    turn = StepTurn(deps, run, opening.step, trigger)
+    if check_opened_run(turn, pipeline, snapshot) is None:
+        turn.emit(DetailType.RUN_REQUESTED)
     return Opened(run_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared import report
+from shared import evidence, report
 from shared.errors import PipelineError
 from shared.model import Run, RunStatus
 from shared.steps.on_failure import clean_up
@@ -42,10 +42,24 @@ def act(turn: StepTurn) -> None:
         message,
         {"pipeline": claimed.pipeline, "status": claimed.status.value, "run_id": claimed.run_id},
     )
+    keep_evidence(turn.moved(claimed))
     outcome_metric = "RunsSucceeded" if claimed.status is RunStatus.SUCCEEDED else "RunsFailed"
     turn.deps.metric(outcome_metric, 1)
     turn.deps.pipeline_metric(outcome_metric, claimed.pipeline, 1)  # the per-pipeline "no successful run" alarm
     turn.moved(claimed).claim(f"{claimed.status.value} notification published", kind="notified", notified_at=turn.now())
+
+
+def keep_evidence(turn: StepTurn) -> None:
+    """Write the run's evidence to the evidence bucket, when the stack names one. A failed write is audited on the
+    run, never retried at the notification's expense (`aurora-restore show RUN --evidence` rebuilds it)."""
+    store = turn.deps.evidence
+    if store is None:
+        return
+    record = evidence.build(turn.run, turn.deps.config.pipeline(turn.run.pipeline))
+    try:
+        store.put(evidence.object_key(turn.run), record.model_dump_json(indent=2))
+    except PipelineError as exc:
+        turn.remark("error", f"evidence not written: {exc.message}", code=exc.code)
 
 
 def on_error(turn: StepTurn, error: PipelineError) -> Run | None:

@@ -110,6 +110,9 @@ class StepTurn:
             self.ignore(f"run already moved on; {run.status}->{to} not applied")
             return None
         self.deps.log.info("transition", extra={"run_id": run.run_id, "from": run.status.value, "to": to.value})
+        left = stored.timings.get(run.status.value)
+        if left is not None and left.seconds is not None:
+            self.deps.state_metric(run.status.value, left.seconds)
         event = STATES[to].entered_event
         if event is not None:
             self.moved(stored).emit(event, message)

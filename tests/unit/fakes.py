@@ -16,6 +16,7 @@ as Given (seed the fakes) / When (call the domain through its public API) / Then
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
@@ -31,6 +32,7 @@ from shared.aws.errors import translate
 from shared.clock import epoch
 from shared.config import AppConfig, DatabaseConfig, PipelineConfig, parse_config
 from shared.errors import (
+    CannotCheck,
     PipelineError,
     RunExistsError,
     StaleRunError,
@@ -41,7 +43,17 @@ from shared.errors import (
 from shared.events import DETAIL_MODELS, OutgoingEvent
 from shared.model import AuditRecord, PipelineWatch, Run, RunStatus, StepTiming
 from shared.naming import MANAGED_BY, TAG_MANAGED_BY, TAG_PIPELINE, lock_key_for
-from shared.ports import ClusterView, InstanceRequest, InstanceView, RestoreRequest, SnapshotQuota, SnapshotView
+from shared.ports import (
+    ClusterView,
+    InstanceRequest,
+    InstanceView,
+    KeyGrantView,
+    KeyView,
+    RestoreRequest,
+    SnapshotQuota,
+    SnapshotView,
+    SubnetGroupView,
+)
 from shared.steps.context import Deps
 
 ACCOUNT = "123456789012"
@@ -97,12 +109,16 @@ class Recorder:
         self.logs: list[LogLine] = []
         self.metrics: list[tuple[str, float]] = []
         self.pipeline_metrics: list[tuple[str, str, float]] = []
+        self.state_seconds: list[tuple[str, float]] = []
 
     def metric(self, name: str, value: float) -> None:
         self.metrics.append((name, value))
 
     def pipeline_metric(self, name: str, pipeline: str, value: float) -> None:
         self.pipeline_metrics.append((name, pipeline, value))
+
+    def state_metric(self, state: str, seconds: float) -> None:
+        self.state_seconds.append((state, seconds))
 
     def total(self, name: str) -> float:
         return sum(value for metric, value in self.metrics if metric == name)
@@ -890,6 +906,105 @@ class FakeSqlConnector:
         return done
 
 
+class FakeProbe:
+    """Satisfies shared.ports.PreflightProbe for one region: a healthy estate by default (the pipeline's key enabled,
+    its subnet group and security groups in one VPC, quotas with room); each fact can be changed or made
+    unobservable (`unobservable`: method names that raise CannotCheck)."""
+
+    VPC = "vpc-0fake"
+
+    def __init__(self, region: str, rds: FakeRds, account: str = ACCOUNT) -> None:
+        self.region = region
+        self.rds = rds
+        self.keys: dict[str, KeyView] = {}
+        self.policies: dict[str, str] = {}
+        self.grants: dict[str, list[KeyGrantView]] = {}
+        self.subnet_groups: dict[str, SubnetGroupView] = {}
+        self.security_groups: dict[str, str] = {}
+        self.quotas: dict[str, SnapshotQuota] = {
+            "DBClusters": SnapshotQuota(used=3, max=40),
+            "DBInstances": SnapshotQuota(used=6, max=40),
+        }
+        self.unobservable: set[str] = set()
+        self.account = account
+
+    def seed_pipeline(self, pipeline: PipelineConfig) -> None:
+        arn = f"arn:aws:kms:{self.region}:{self.account}:key/0f1e2d3c"
+        self.keys[pipeline.kms_key_id] = KeyView(arn=arn, key_id="0f1e2d3c", enabled=True, state="Enabled")
+        root = f"arn:aws:iam::{self.account}:root"
+        statement = {"Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"}
+        self.policies["0f1e2d3c"] = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        if pipeline.db_subnet_group:
+            self.subnet_groups[pipeline.db_subnet_group] = SubnetGroupView(
+                name=pipeline.db_subnet_group, vpc_id=self.VPC
+            )
+        self.security_groups.update({group: self.VPC for group in pipeline.security_group_ids})
+
+    def _observe(self, method: str) -> None:
+        if method in self.unobservable:
+            raise CannotCheck(f"{method} is not available here")
+
+    def describe_key(self, key_id: str) -> KeyView | None:
+        self._observe("describe_key")
+        return self.keys.get(key_id)
+
+    def key_policy(self, key_id: str) -> str:
+        self._observe("key_policy")
+        return self.policies.get(key_id, "{}")
+
+    def key_grants(self, key_id: str) -> list[KeyGrantView]:
+        self._observe("key_grants")
+        return self.grants.get(key_id, [])
+
+    def subnet_group(self, name: str) -> SubnetGroupView | None:
+        self._observe("subnet_group")
+        return self.subnet_groups.get(name)
+
+    def security_group_vpcs(self, group_ids: list[str]) -> dict[str, str]:
+        self._observe("security_group_vpcs")
+        return {g: self.security_groups[g] for g in group_ids if g in self.security_groups}
+
+    def account_quotas(self) -> dict[str, SnapshotQuota]:
+        self._observe("account_quotas")
+        manual = self.rds.manual_snapshot_quota()
+        return {**self.quotas, **({"ManualClusterSnapshots": manual} if manual else {})}
+
+    def manual_snapshot_statuses(self) -> list[str]:
+        self._observe("manual_snapshot_statuses")
+        return [s.status for s in self.rds.snapshots.values() if s.snapshot_type == "manual"]
+
+
+class FakeSimulator:
+    """Satisfies shared.ports.PolicySimulator: every action allowed unless listed in `denied` (role, action)."""
+
+    def __init__(self) -> None:
+        self.denied: set[tuple[str, str]] = set()
+        self.conditional: set[str] = set()  # actions whose decision needs context the simulation lacks
+        self.available = True
+
+    def simulate(self, principal_arn: str, action: str, resource_arn: str) -> tuple[bool, list[str]]:
+        if not self.available:
+            raise CannotCheck("SimulatePrincipalPolicy is not available here")
+        if action in self.conditional:
+            return False, ["rds:cluster-tag/aurora-restore:pipeline"]
+        return (principal_arn, action) not in self.denied, []
+
+
+class FakeEvidenceStore:
+    """Satisfies shared.ports.EvidenceStore: objects by key; `fail(code)` makes the next put fail."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, str] = {}
+        self.failures = Failures()
+
+    def fail(self, code: str = "AccessDenied") -> None:
+        self.failures.add("put", aws_error(code, "PutObject"), 1)
+
+    def put(self, key: str, body: str) -> None:
+        self.failures.check("put")
+        self.objects[key] = body
+
+
 # Wiring ---------------------------------------------------------------------------------------------------------
 @dataclass
 class Fakes:
@@ -905,6 +1020,7 @@ class Fakes:
     recorder: Recorder = field(default_factory=Recorder)
     rds: dict[str, FakeRds] = field(default_factory=dict)
     secrets: dict[str, FakeSecrets] = field(default_factory=dict)
+    probes: dict[str, FakeProbe] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sql.timer = self.timer  # statements use up the invocation's time
@@ -913,6 +1029,15 @@ class Fakes:
         if region not in self.rds:
             self.rds[region] = FakeRds(region, now=self.clock.now, peer=self.rds_in)
         return self.rds[region]
+
+    def probe_in(self, region: str) -> FakeProbe:
+        if region not in self.probes:
+            probe = FakeProbe(region, self.rds_in(region))
+            for pipeline in self.config.pipelines:
+                if pipeline.target_region == region:
+                    probe.seed_pipeline(pipeline)
+            self.probes[region] = probe
+        return self.probes[region]
 
     def secrets_in(self, region: str) -> FakeSecrets:
         return self.secrets.setdefault(region, FakeSecrets())
@@ -947,8 +1072,10 @@ class Fakes:
             idempotency=None,
             metric=self.recorder.metric,
             pipeline_metric=self.recorder.pipeline_metric,
+            state_metric=self.recorder.state_metric,
             time_left=self.timer.time_left,
             monotonic=self.timer.monotonic,
+            probe_for=self.probe_in,
         )
 
     def all_rds_calls(self) -> list[Call]:

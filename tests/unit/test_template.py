@@ -371,7 +371,9 @@ def test_tagging_and_creation_are_tag_bound(transformed: dict[str, Any]) -> None
 
 
 def test_no_wildcard_actions_and_wildcard_resources_only_for_reads(transformed: dict[str, Any]) -> None:
-    read_only = re.compile(r"^(rds:(Describe|List)\w+|rds:CrossRegionCommunication|xray:\w+)$")
+    # EC2's Describe* actions support no resource-level permissions ("*" only):
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html
+    read_only = re.compile(r"^(rds:(Describe|List)\w+|ec2:Describe\w+|rds:CrossRegionCommunication|xray:\w+)$")
     for owner, statement in all_policy_statements(transformed):
         actions = _listify(statement["Action"])
         assert all(
