@@ -19,7 +19,7 @@ pytestmark = pytest.mark.mariadb
 
 TARGET = "staging-aurora"
 LEGACY_SG = "sg-0ddba11c0ffee0001"
-BEFORE_SWAP = {"REQUESTED", "COPYING", "REPLACING_TARGET", "RESTORING", "CONFIGURING_DB"}
+BEFORE_SWAP = {"REQUESTED", "COPYING", "REPLACING_TARGET", "RESTORING", "CONFIGURING_DB", "VALIDATING"}
 
 
 def swap_config(**overrides: Any) -> dict[str, Any]:

@@ -14,7 +14,9 @@ import pytest
 
 from local_runtime.world import default_config
 from shared.model import RunStatus
+from shared.naming import staging_cluster_id
 from tests.e2e.helpers import nightly, transitions
+from tests.e2e.test_swap import TARGET, as_found, cluster, members, run_watching_the_target
 
 pytestmark = pytest.mark.mariadb
 
@@ -59,9 +61,14 @@ def test_a_check_that_finds_a_row_fails_the_night_and_names_what_it_found(harnes
     ]
     config["pipelines"][0]["database"] = database
     h = harness(config)
+    original = cluster(h, TARGET)
+    assert original is not None  # the sample pipeline is a `swap` one
+    before = as_found(h, TARGET)
 
-    run = nightly(h)
+    # When the night runs (the target name checked at every state before the swap: the original, available)
+    run, _ = run_watching_the_target(h, original)
 
+    # Then it fails at the gate, before the swap: the target is as it was, the unproven copy is gone
     assert run.status is RunStatus.FAILED and run.failure is not None
     assert run.failure.code == "ValidationFailed" and run.failure.status is RunStatus.VALIDATING
     assert "no unmasked e-mail (no-rows): 1 row(s) found, e.g. 'ana.silva@example.com'" in run.failure.message
@@ -69,6 +76,10 @@ def test_a_check_that_finds_a_row_fails_the_night_and_names_what_it_found(harnes
     assert "FAIL no unmasked e-mail (no-rows): 1 row(s) found, e.g. 'ana.silva@example.com'" in message
     assert "PASS TLS login app (tls-login): app@% logged in over TLS" in message
     assert [str(m.to_status) for m in transitions(h, run.run_id)][-2:] == ["VALIDATING", "FAILED"]
+    staging = staging_cluster_id(TARGET, run.run_id)
+    assert h.runtime.run_until(lambda: cluster(h, staging) is None and not members(h, staging), 30 * 60)
+    assert as_found(h, TARGET) == before
+    assert f"staging cluster {staging} removed" in message
 
 
 def test_an_account_only_production_knows_cannot_log_in_after_the_night(harness: Any, mariadb: Any) -> None:
