@@ -27,6 +27,10 @@ BUS_NAME = "aurora-restore-dev"
 USER_PASSWORDS = {"app": "App-pass-9f8e7d6c5b4a", "analyst": "Analyst-pass-1a2b3c4d5e"}
 
 
+# Stands for the default VPC's security group of the region, which AWS gives a cluster created without one.
+DEFAULT_VPC_SECURITY_GROUP = "sg-0defa017c0ffee000"
+
+
 class World:
     def __init__(self, config: dict[str, Any], account: str = DEFAULT_ACCOUNT_ID) -> None:
         self.raw_config = config
@@ -112,6 +116,9 @@ class World:
                 Engine="aurora-mysql",
                 MasterUsername="admin",
                 MasterUserPassword="previous-night-0",
+                # A real cluster always has a security group (its VPC's default one when none is named); moto
+                # leaves the list empty unless given one.
+                VpcSecurityGroupIds=pipeline.security_group_ids or [DEFAULT_VPC_SECURITY_GROUP],
                 Tags=[{"Key": TAG_PIPELINE, "Value": pipeline.name}, {"Key": TAG_RUN, "Value": "previous-night"}],
             )
             for index in range(1, (pipeline.instances.count or DEFAULT_INSTANCE_COUNT) + 1):

@@ -26,7 +26,7 @@ HINTS = {
     "NetworkNotConfigured": "a first run needs db_subnet_group and security_group_ids in the pipeline's configuration",
     "StagingMissing": "the staging cluster is gone; the target was not touched: rerun",
     "StagingNameTaken": "a cluster not made by this run holds the staging name: look at it, then rerun",
-    "NoTargetSecurityGroups": "configure security_group_ids; the staging cluster is kept quarantined meanwhile",
+    "NoTargetSecurityGroups": "configure security_group_ids, then rerun; nothing was renamed",
     "SubnetGroupNotFound": "create the DB subnet group or fix db_subnet_group; check with `aurora-restore plan`",
     "SecurityGroupNotFound": "fix security_group_ids: groups of the subnet group's VPC; `aurora-restore plan` checks",
     "SecurityGroupWrongVpc": "use security groups of the subnet group's VPC; check with `aurora-restore plan`",

@@ -44,6 +44,17 @@ class NewCluster(BaseModel):
     tags: dict[str, str]
     origins: str  # one line: each setting and where it came from, for the audit
 
+    def target_security_groups(self, target_cluster_id: str) -> list[str]:
+        """The groups a `swap` gives the new cluster when it takes the target name. Asked before anything is made
+        or renamed: without them the swap could not finish, and must not start."""
+        if not self.security_group_ids:
+            raise SafetyViolation(
+                "NoTargetSecurityGroups",
+                f"no security groups to give {target_cluster_id} after the swap (none configured, none read from "
+                "the previous target); nothing was renamed. Set security_group_ids in the pipeline's configuration.",
+            )
+        return self.security_group_ids
+
 
 def read_target(cluster: ClusterView, instances: list[InstanceView]) -> TargetSettings:
     """The current target's settings, as `plan` takes them over."""

@@ -23,6 +23,8 @@ def request_restore(turn: StepTurn) -> ClusterView:
     source = restore_source.origin(turn, rds)  # the run's copy, or the source cluster (clone, point-in-time)
     new = plan(pipeline, run, source.engine_version)
     quarantined = run.staging_cluster_id is not None
+    if quarantined:
+        new.target_security_groups(run.target_cluster_id)  # the swap's end must be possible before we begin
     request = RestoreRequest(
         cluster_id=run.new_cluster_id,
         snapshot_id=source.snapshot_id,

@@ -104,6 +104,7 @@ def vacate(turn: StepTurn, rds: RdsGateway, old: ClusterView) -> None:
     if not_ready is not None:
         _wait(turn, f"{not_ready}; the target keeps serving meanwhile")
         return
+    plan(pipeline, run).target_security_groups(run.target_cluster_id)  # refused before the target is touched
     busy = [m.identifier for m in members if condition(m.status) is not Condition.READY]
     if state is not Condition.READY or busy:
         _wait(
@@ -171,19 +172,14 @@ def fill(turn: StepTurn, rds: RdsGateway) -> None:
     if not_ready is not None:
         _wait(turn, not_ready)
         return
-    if not new.security_group_ids:
-        raise SafetyViolation(
-            "NoTargetSecurityGroups",
-            "no security groups to give the target (none configured, "
-            "none read from the previous target); the staging cluster keeps its quarantine",
-        )
-    rds.rename_cluster(run.staging_cluster_id or "", run.target_cluster_id, new.security_group_ids)
+    groups = new.target_security_groups(run.target_cluster_id)  # checked before vacating; the config may change
+    rds.rename_cluster(run.staging_cluster_id or "", run.target_cluster_id, groups)
     now = turn.now()
     window = (run.swap or SwapWindow()).model_copy(update={"filled_at": now})
     _wait(
         turn,
         f"{run.staging_cluster_id} renamed to {run.target_cluster_id} with the target's security groups "
-        f"{new.security_group_ids}; instances follow",
+        f"{groups}; instances follow",
         swap=window,
     )
 

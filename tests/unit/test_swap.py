@@ -180,10 +180,14 @@ def test_configured_runs_swap_only_in_swap_mode() -> None:
 
 
 # The swap -----------------------------------------------------------------------------------------------------------
-def swapping(fakes: Fakes, **fields: Any) -> Run:
+def swapping_target(fakes: Fakes) -> Any:
     rds = fakes.target
     members = [i for i in (rds.find_instance(m) for m in rds.clusters[TARGET].member_ids) if i is not None]
-    target = read_target(rds.clusters[TARGET], members)
+    return read_target(rds.clusters[TARGET], members)
+
+
+def swapping(fakes: Fakes, **fields: Any) -> Run:
+    target = swapping_target(fakes)
     return seed(fakes, RunStatus.SWAPPING, staging_cluster_id=STAGING, previous_target=target, **fields)
 
 
@@ -233,6 +237,25 @@ def test_the_swap_renames_the_old_target_away_then_the_staging_cluster_into_plac
     assert watch is not None and [(r.cluster_id, r.run_tag) for r in watch.retired] == [(RETIRED, "previous-night")]
     assert watch.retired[0].delete_after == fakes.clock.now() + timedelta(hours=24)
     assert fakes.all_deletes() == []
+
+
+def test_a_swap_with_no_security_groups_for_the_target_is_refused_before_anything_is_made_or_renamed() -> None:
+    # Given a target with no security groups of its own to hand on, and none configured
+    fakes = swap_fakes()
+    given_target(fakes)
+    fakes.target.clusters[TARGET] = fakes.target.clusters[TARGET].model_copy(update={"security_group_ids": []})
+    fakes.target.add_snapshot(f"ar-nightly-{RUN_ID}", "prod-aurora", snapshot_type="manual")
+    read = seed(fakes, RunStatus.RESTORING, staging_cluster_id=STAGING, previous_target=swapping_target(fakes))
+    # When the restore would begin, or the swap would rename the target away
+    with pytest.raises(SafetyViolation, match="nothing was renamed"):
+        restore_snapshot.request_restore(turn(fakes, read, Step.RESTORE_SNAPSHOT))
+    given_staging(fakes)
+    with pytest.raises(SafetyViolation) as refused:
+        swap_clusters.vacate(turn(fakes, read, Step.SWAP_CLUSTERS), fakes.target, fakes.target.clusters[TARGET])
+    # Then nothing was made or renamed: the target keeps its name and serves on
+    assert refused.value.code == "NoTargetSecurityGroups"
+    assert fakes.target.calls_to("restore_cluster") == [] and fakes.target.calls_to("rename_cluster") == []
+    assert fakes.target.find_cluster(TARGET) is not None
 
 
 def test_a_vacate_retried_after_a_crash_renames_only_what_is_left() -> None:
