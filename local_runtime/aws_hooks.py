@@ -32,6 +32,10 @@ class CallObserver(Protocol):
 
     def after_put_events(self, region: str, entries: list[dict[str, Any]]) -> None: ...
 
+    def after_create_schedule(self, region: str, params: dict[str, Any]) -> None: ...
+
+    def count_call(self, service: str, operation: str) -> None: ...
+
     def arm_crash_after(self, operation: str) -> None: ...
 
 
@@ -92,6 +96,7 @@ class HookedClientFactory(ClientFactory):
                 observer.before_rds_call(the_region, model.name, params)
 
         def inject(model: Any, context: dict[str, Any], **_: Any) -> Any:
+            observer.count_call(service, model.name)  # every request AWS would see (and bill), failed or not
             error = observer.injected_error(model.name)
             if error is None and service == "rds":
                 # what AWS answers where moto would not (limits, quotas, busy or stopped resources)
@@ -115,6 +120,8 @@ class HookedClientFactory(ClientFactory):
                 observer.after_rds_call(the_region, model.name, params)
             elif service == "events" and model.name == "PutEvents" and not parsed.get("FailedEntryCount"):
                 observer.after_put_events(the_region, params.get("Entries", []))
+            elif service == "scheduler" and model.name == "CreateSchedule":
+                observer.after_create_schedule(the_region, params)
             observer.arm_crash_after(model.name)  # last: the call took effect in AWS before the crash
 
         events.register(f"provide-client-params.{service_id}", stash)

@@ -12,7 +12,8 @@ from typing import Any
 from shared.clock import Clock
 from shared.config import AppConfig, DatabaseConfig, PipelineConfig
 from shared.errors import ConfigError
-from shared.ports import EventPublisher, Notifier, RdsGateway, SecretsGateway, SqlConnector, StateStore
+from shared.ports import EventPublisher, Notifier, RdsGateway, SecretsGateway, SqlConnector, StateStore, WakeUpScheduler
+from shared.wakeups import NoWakeUps
 
 
 @dataclass
@@ -34,6 +35,8 @@ class Deps:
     # invocation; outside Lambda there is no deadline) and a monotonic clock to measure work with.
     time_left: Callable[[], float] = field(default=lambda: math.inf)
     monotonic: Callable[[], float] = field(default=time.monotonic)
+    # Exact wake-ups (EventBridge Scheduler); without them the periodic check alone finds due runs.
+    wakeups: WakeUpScheduler = field(default_factory=NoWakeUps)
 
     def pipeline(self, name: str) -> PipelineConfig:
         pipeline = self.config.pipeline(name)
