@@ -39,7 +39,7 @@ from local_runtime.lambda_emulation import (
     expire_in_progress_idempotency,
     load_handler,
 )
-from local_runtime.rds_emulator import Durations, RdsEmulator, rds_lifecycle
+from local_runtime.rds_emulator import COARSE_PROGRESS, Durations, RdsEmulator, rds_lifecycle
 from local_runtime.schedule import ScheduledCheck
 from local_runtime.template_rules import Rule, functions, load_template
 from local_runtime.wakeup_firing import Precision, WakeUpFiring
@@ -97,6 +97,7 @@ class LocalRuntime:
         timeouts: dict[Step, float] | None = None,
         crash_during_sql: list[str] | None = None,
         wakeup_precision: Precision = "minute",
+        copy_progress: tuple[tuple[float, int], ...] = COARSE_PROGRESS,
     ) -> None:
         self.settings = settings
         self.clock = SimClock(start or datetime(2026, 11, 25, 3, 0, tzinfo=UTC))
@@ -115,11 +116,14 @@ class LocalRuntime:
             copy_stuck_at=copy_stuck_at,
             apply_master_password=apply_master_password,
             manual_snapshot_quota=manual_snapshot_quota,
+            copy_progress=copy_progress,
         )
         self.deliveries: list[Delivery] = []
         self.on_failure: list[Delivery] = []
         self.rds_calls: list[tuple[datetime, str, str]] = []  # (time, region, operation)
-        self.api_calls: list[tuple[datetime, str, str]] = []  # every AWS request of the handlers: (time, service, op)
+        # Every AWS request the handlers make (time, step, service, operation); the step is "" outside an invocation.
+        self.api_calls: list[tuple[datetime, str, str, str]] = []
+        self._invoking = ""
         self.wakeups = WakeUpFiring(self, account, wakeup_precision)
         self.metrics: list[tuple[str, float]] = []
         self.pipeline_metrics: list[tuple[str, str, float]] = []  # (name, pipeline, value)
@@ -236,6 +240,7 @@ class LocalRuntime:
         context = FakeLambdaContext(self._function_names[step], self.timeouts[step])
         delivery = Delivery(self.clock.now(), bus, str(envelope.get("detail-type")), key, step.value, attempt, "")
         self.deliveries.append(delivery)
+        outer, self._invoking = self._invoking, step.value
         try:
             with self.endpoints.invocation(context.deadline):
                 outcome = handler(envelope, context, deps=self.deps)
@@ -250,6 +255,8 @@ class LocalRuntime:
             delivery.result = "error"
             delivery.detail = f"{type(exc).__name__}: {exc}"[:300]
             self._lambda_retry(step, bus, envelope, attempt, delivery)
+        finally:
+            self._invoking = outer
 
     def _lambda_retry(self, step: Step, bus: str, envelope: dict[str, Any], attempt: int, delivery: Delivery) -> None:
         if attempt < len(LAMBDA_RETRY_DELAYS):
@@ -286,7 +293,7 @@ class LocalRuntime:
         self.wakeups.created(region, params)
 
     def count_call(self, service: str, operation: str) -> None:
-        self.api_calls.append((self.clock.now(), service, operation))
+        self.api_calls.append((self.clock.now(), self._invoking, service, operation))
 
     # Agenda: what a fired wake-up does -------------------------------------------------------------------------
     def put_scheduled_event(self, bus_arn: str, detail_type: str, source: str, detail: dict[str, Any]) -> None:
