@@ -149,7 +149,7 @@ class StepTurn:
         delay = min(max(delay_seconds, policy.min_poll_seconds), policy.max_poll_seconds)
         next_at = min(now + timedelta(seconds=delay), self.run.deadline_at)
         updates = {"next_check_at": next_at, "updated_at": now, "checks": self.run.checks + 1, **changes}
-        look = f"next look in {int(delay)}s" if woken_by is None else f"waiting for {woken_by}"
+        look = f"next look in {int(delay)}s" if woken_by is None else f"woken by {woken_by}"
         stored = self._write(updates, self._audit("decision", f"{message}; {look}", code=code), None)
         return stored if woken_by is not None else self._wake_up(stored)
 

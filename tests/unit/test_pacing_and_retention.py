@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.copy_pacing import SAMPLES_KEPT, crossings, next_look_seconds, predicted_end, record
 from shared.errors import PipelineError
 from shared.model import ProgressSample, Run, RunStatus
 from shared.naming import TAG_PIPELINE, TAG_RUN
 from shared.ports import SnapshotView
 from shared.steps import archive_snapshot, check_copy_status
 from shared.steps.archive_snapshot import to_delete
-from shared.copy_pacing import SAMPLES_KEPT, crossings, next_look_seconds, predicted_end, record
 from shared.steps.turn import StepTurn
 from shared.transitions import Step
 from tests.unit.fakes import RUN_ID, T0, Fakes, ids, make_config, make_run, owned_tags, pipeline_doc

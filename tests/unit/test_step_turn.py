@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from shared.errors import PipelineError
 from shared.model import Run, RunError, RunStatus
 from shared.naming import lock_key_for
-from shared.steps.turn import NOTIFY_FALLBACK, StepTurn, announced
+from shared.steps.turn import NOTIFY_FALLBACK, StepTurn, announced, event_detail
 from shared.transitions import STATES, DetailType, Step
 from tests.unit.fakes import RUN_ID, T0, Fakes, make_config, make_run, pipeline_doc
 
@@ -463,3 +463,58 @@ def test_emit_swallows_a_publish_failure_and_the_run_stays_due() -> None:
     assert any("orchestrator check will re-drive" in m for m in fakes.recorder.messages("warning"))
     due = fakes.store.due_runs(stored.next_check_at, 10)
     assert [r.run_id for r in due] == [RUN_ID]
+
+
+# exact wake-ups -----------------------------------------------------------------------------------------------------
+def test_a_wait_is_woken_exactly_at_its_next_look() -> None:
+    fakes = Fakes()
+    _, turn = given_run(fakes, S.COPYING)
+    stored = turn.wait(300, "copy at 40%")
+    assert stored is not None
+    [wake_up] = fakes.wakeups.requested
+    assert wake_up.at == stored.next_check_at == fakes.clock.now() + timedelta(seconds=300)
+    assert wake_up.name == f"{RUN_ID}-v{stored.version}"
+    assert (wake_up.detail["status"], wake_up.detail["run_version"]) == ("COPYING", stored.version)
+
+
+def test_a_wait_an_rds_event_ends_asks_for_no_wake_up() -> None:
+    # the event wakes the step; the periodic check looks only if it is lost
+    fakes = Fakes()
+    _, turn = given_run(fakes, S.RESTORING)
+    stored = turn.wait(60, "cluster creating", woken_by="RDS-EVENT-0170")
+    assert stored is not None and stored.next_check_at == fakes.clock.now() + timedelta(seconds=60)
+    assert fakes.wakeups.requested == []
+    assert fakes.store.audit_trail(RUN_ID)[-1].message == "cluster creating; woken by RDS-EVENT-0170"
+
+
+def test_a_retry_is_woken_at_its_backoff() -> None:
+    fakes = Fakes()
+    _, turn = given_run(fakes, S.COPYING)
+    stored = turn.retry_or_fail(transient())
+    assert stored is not None and stored.attempts == 1
+    [wake_up] = fakes.wakeups.requested
+    assert wake_up.at == stored.next_check_at and wake_up.detail["run_version"] == stored.version
+
+
+def test_a_wake_up_the_scheduler_refuses_leaves_the_run_to_the_periodic_check() -> None:
+    fakes = Fakes()
+    _, turn = given_run(fakes, S.COPYING)
+    fakes.wakeups.fail("ThrottlingException")
+    stored = turn.wait(120, "copy at 40%")
+    assert stored is not None and stored == fakes.store.run(), "the wait is stored all the same"
+    assert fakes.store.due_runs(stored.next_check_at, 10) == [stored], "and the check finds it when due"
+    assert fakes.recorder.total("WakeUpsNotScheduled") == 1
+
+
+def test_a_retried_invocation_asks_for_the_same_wake_up() -> None:
+    # the name is the run's and the version's: the second request finds it there (ConflictException)
+    fakes = Fakes()
+    _, turn = given_run(fakes, S.COPYING)
+    stored = turn.wait(120, "copy at 40%")
+    assert stored is not None
+    assert fakes.wakeups.wake_at(f"{RUN_ID}-v{stored.version}", stored.next_check_at, _detail(stored)) is False
+    assert len(fakes.wakeups.pending) == 1
+
+
+def _detail(run: Run) -> Any:
+    return event_detail(run, DetailType.RUN_CHECK_DUE)
