@@ -114,6 +114,28 @@ class MeasuredRuntime(LocalRuntime):
         super().after_rds_call(region, operation, params)
 
 
+class SharedDatabase:
+    """One local MariaDB standing in for every pipeline's cluster on a night of N pipelines. The emulator seeds a
+    restored cluster's server (production's data and accounts, every other account dropped); here only the first
+    restore does, the later ones only set their master password, so one pipeline's restore never drops the accounts
+    another pipeline is configuring. Their database steps are minutes apart (STAGGER), so each finds its own
+    master password."""
+
+    def __init__(self, server: Any) -> None:
+        self._server = server
+        self._seeded = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+    def seed_restored_cluster(self, master_user: str, master_password: str, database: str = "appdb") -> None:
+        if self._seeded:
+            self._server.set_password(master_user, master_password)
+            return
+        self._seeded = True
+        self._server.seed_restored_cluster(master_user, master_password, database)
+
+
 def pipeline_doc(index: int) -> dict[str, Any]:
     """Pipeline `index` of a night: its own source and target in one region (no cross-region copy limit), its
     own master secret; SQL and users as the demo's."""
@@ -146,7 +168,7 @@ def run_pipeline_night(night: Night, pipelines: int, database: Any) -> RunFigure
         world.settings(),
         durations=night.durations(),
         faults=faults,
-        default_database=database,
+        default_database=SharedDatabase(database) if pipelines > 1 else database,
         manual_snapshot_quota=100_000,
         copy_progress=steady_progress(),
         wakeup_precision=night.precision,
