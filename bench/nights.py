@@ -83,6 +83,7 @@ class RunFigures:
     delays: dict[str, list[float]] = field(default_factory=lambda: {w: [] for w in WAITS})
     copy_looks: list[int] = field(default_factory=list)
     idle_tick_calls: float = 0  # AWS requests of one check that found nothing due
+    failures: list[str] = field(default_factory=list)  # why runs failed, if any did
 
     @property
     def invocations(self) -> float:
@@ -116,10 +117,10 @@ class MeasuredRuntime(LocalRuntime):
 
 class SharedDatabase:
     """One local MariaDB standing in for every pipeline's cluster on a night of N pipelines. The emulator seeds a
-    restored cluster's server (production's data and accounts, every other account dropped); here only the first
-    restore does, the later ones only set their master password, so one pipeline's restore never drops the accounts
-    another pipeline is configuring. Their database steps are minutes apart (STAGGER), so each finds its own
-    master password."""
+    restored cluster's server (production's data and accounts, every other account dropped, the master password
+    reset); here only the first restore does, so a later restore never undoes what another pipeline is configuring.
+    Each pipeline's master password is set by its own ModifyDBCluster, and their database steps are minutes apart
+    (STAGGER), so each finds its own."""
 
     def __init__(self, server: Any) -> None:
         self._server = server
@@ -130,7 +131,6 @@ class SharedDatabase:
 
     def seed_restored_cluster(self, master_user: str, master_password: str, database: str = "appdb") -> None:
         if self._seeded:
-            self._server.set_password(master_user, master_password)
             return
         self._seeded = True
         self._server.seed_restored_cluster(master_user, master_password, database)
@@ -190,6 +190,7 @@ def run_pipeline_night(night: Night, pipelines: int, database: Any) -> RunFigure
 
 def measure(runtime: MeasuredRuntime, runs: list[Run]) -> RunFigures:
     figures = RunFigures(runs=len(runs), succeeded=sum(r.status is RunStatus.SUCCEEDED for r in runs))
+    figures.failures = [f"{r.pipeline}: {r.failure.code}: {r.failure.message}" for r in runs if r.failure is not None]
     store = runtime.deps.store
     for run in runs:
         trail = store.audit_trail(run.run_id)

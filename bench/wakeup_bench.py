@@ -128,6 +128,7 @@ def scaling_table(results: list[tuple[int, RunFigures, float]]) -> list[str]:
             f"{n:>12}{f'{f.succeeded}/{f.runs}':>11}{f.per_run(f.invocations):>17.1f}{f.per_run(sum(f.calls.values())):>15.1f}"
             f"{f.per_run(f.calls['dynamodb']):>14.1f}{f.per_run(f.calls['scheduler']):>15.1f}{seconds:>8.1f}"
         )
+    rows += [f"{'':>12}failed: {failure}" for _, f, _ in results for failure in f.failures]
     base = results[0][1]
     for n, f, _ in results[1:]:
         inv = f.per_run(f.invocations) / base.per_run(base.invocations)
@@ -141,10 +142,12 @@ def main() -> None:
     parser.add_argument("--precision", choices=("minute", "second"), default="minute")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="wall time for the largest N (default 120)")
     parser.add_argument("--quick", action="store_true", help="standard night and N=10 only")
+    parser.add_argument("--sizes", default="10,100", help="N pipelines a night, before the largest (default 10,100)")
+    parser.add_argument("--scaling-only", action="store_true", help="only the N pipelines a night")
     args = parser.parse_args()
     started = time.perf_counter()
-    nights = [Night(copy=60, precision=args.precision)]
-    if not args.quick:
+    nights = [] if args.scaling_only else [Night(copy=60, precision=args.precision)]
+    if not args.quick and not args.scaling_only:
         nights = [
             Night(copy=10, precision=args.precision),
             *nights,
@@ -162,10 +165,11 @@ def main() -> None:
             print()
             if night.copy == 60 and not night.events_lost:
                 standard = ours
-        copies = (60,) if args.quick else (10, 60, 180)
-        print(f"Copy finished -> noticed ({COPY_RUNS} copies of each length, 0.37 min apart):")
-        print("\n".join(copy_table(server, copies, COPY_RUNS)))
-        print()
+        if not args.scaling_only:
+            copies = (60,) if args.quick else (10, 60, 180)
+            print(f"Copy finished -> noticed ({COPY_RUNS} copies of each length, 0.37 min apart):")
+            print("\n".join(copy_table(server, copies, COPY_RUNS)))
+            print()
         if standard is not None:
             ticks = 24 * 3600 / SAFETY_NET_SECONDS
             print(
@@ -173,10 +177,11 @@ def main() -> None:
                 f"calls ({standard.idle_tick_calls:.0f} per check); a polling loop: 0\n"
             )
         results = []
-        sizes = [10] if args.quick else [10, 100]
+        sizes = [10] if args.quick else [int(n) for n in args.sizes.split(",")]
         for n in sizes:
             begin = time.perf_counter()
             results.append((n, pipeline_night(Night(precision=args.precision), n, server), time.perf_counter() - begin))
+            print(f"  (N={n}: {time.perf_counter() - begin:.0f} s)", flush=True)
         if not args.quick:
             per_pipeline = results[-1][2] / results[-1][0]
             largest = max(int(args.max_seconds / per_pipeline) // 10 * 10, 10)

@@ -139,8 +139,8 @@ class StepTurn:
         **changes: Any,
     ) -> Run | None:
         """Nothing to do yet: look again after `delay_seconds` (bounded by the state's policy and deadline), woken
-        exactly then. `woken_by` names the RDS event that ends this wait (e.g. RDS-EVENT-0171): the event wakes the
-        step, so no wake-up is asked for and the periodic check looks only if the event is lost.
+        exactly then. `woken_by` names the event that ends this wait (an RDS event such as RDS-EVENT-0171, or a pipeline
+        event the step emitted): it wakes the step, so no wake-up is asked for; the periodic check looks if it is lost.
         `code` tags the audit line with the AWS error code that made the step wait, if any."""
         now = self.now()
         if now >= self.run.deadline_at:
