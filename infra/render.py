@@ -256,7 +256,7 @@ def _woken_by(wake: Wake) -> str:
         return "`RunCheckDue` (" + ", ".join(status.value for status in wake.statuses) + ")"
     if wake.kind == "pipeline":
         return ", ".join(f"`{detail_type}`" for detail_type in wake.detail_types)
-    return "the schedule (`OrchestratorRate`, every minute by default)"
+    return "the schedule (`OrchestratorRate`, the safety net: every 15 minutes by default)"
 
 
 def flow_table(routes: Sequence[Route] = ROUTES) -> str:

@@ -32,6 +32,10 @@ class CallObserver(Protocol):
 
     def after_put_events(self, region: str, entries: list[dict[str, Any]]) -> None: ...
 
+    def after_create_schedule(self, region: str, params: dict[str, Any]) -> None: ...
+
+    def count_call(self, service: str, operation: str) -> None: ...
+
     def arm_crash_after(self, operation: str) -> None: ...
 
 
@@ -69,6 +73,19 @@ class CrashingStore:
         return self._inner.create_run(*args, **kwargs)
 
 
+def _took_effect(
+    observer: CallObserver, service: str, region: str, operation: str, params: dict[str, Any], parsed: dict[str, Any]
+) -> None:
+    """Tell the observer what a successful call did in AWS."""
+    if service == "rds":
+        observer.after_rds_call(region, operation, params)
+    elif service == "events" and operation == "PutEvents" and not parsed.get("FailedEntryCount"):
+        observer.after_put_events(region, params.get("Entries", []))
+    elif service == "scheduler" and operation == "CreateSchedule":
+        observer.after_create_schedule(region, params)
+    observer.arm_crash_after(operation)  # last: the call took effect in AWS before the crash
+
+
 class HookedClientFactory(ClientFactory):
     """The handlers' client factory, with botocore event hooks on every client it creates."""
 
@@ -92,6 +109,7 @@ class HookedClientFactory(ClientFactory):
                 observer.before_rds_call(the_region, model.name, params)
 
         def inject(model: Any, context: dict[str, Any], **_: Any) -> Any:
+            observer.count_call(service, model.name)  # every request AWS would see (and bill), failed or not
             error = observer.injected_error(model.name)
             if error is None and service == "rds":
                 # what AWS answers where moto would not (limits, quotas, busy or stopped resources)
@@ -110,12 +128,7 @@ class HookedClientFactory(ClientFactory):
         def after(http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
             if http_response.status_code >= 300:
                 return
-            params = context.get("local_params", {})
-            if service == "rds":
-                observer.after_rds_call(the_region, model.name, params)
-            elif service == "events" and model.name == "PutEvents" and not parsed.get("FailedEntryCount"):
-                observer.after_put_events(the_region, params.get("Entries", []))
-            observer.arm_crash_after(model.name)  # last: the call took effect in AWS before the crash
+            _took_effect(observer, service, the_region, model.name, context.get("local_params", {}), parsed)
 
         events.register(f"provide-client-params.{service_id}", stash)
         events.register(f"before-call.{service_id}", inject)

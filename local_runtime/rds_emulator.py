@@ -79,6 +79,17 @@ def rds_lifecycle() -> Iterator[None]:
         yield
 
 
+# How PercentProgress moves during a copy, as (fraction of the copy's time, percent) steps. AWS documents only "the
+# percentage of the estimated data that has been transferred" (DBClusterSnapshot, RDS API Reference): the shape is
+# UNVERIFIED. COARSE_PROGRESS is the emulator's default; `steady_progress` is an integer that moves every 1% after a
+# short start at 0, what the field's definition suggests for a copy whose transfer rate is even.
+COARSE_PROGRESS: tuple[tuple[float, int], ...] = tuple((p / 100, p) for p in (10, 25, 40, 55, 70, 85))
+
+
+def steady_progress(lag: float = 0.03) -> tuple[tuple[float, int], ...]:
+    return tuple((lag + (1 - lag) * p / 100, p) for p in range(1, 100))
+
+
 class Timeline(Protocol):
     """The runtime's simulated time, as the emulator needs it."""
 
@@ -100,8 +111,10 @@ class RdsEmulator:
         copy_stuck_at: int | None = None,
         apply_master_password: bool = True,
         manual_snapshot_quota: int = 100,
+        copy_progress: tuple[tuple[float, int], ...] = COARSE_PROGRESS,
     ) -> None:
         self.timeline = timeline
+        self.copy_progress = copy_progress
         self.durations = durations
         self.account = account
         self.database_for = database_for  # cluster id -> its local MySQL-protocol server, or None
@@ -249,13 +262,13 @@ class RdsEmulator:
             in_flight[snapshot_id] = snapshot
             self.max_copies_in_flight[region] = max(self.max_copies_in_flight.get(region, 0), len(in_flight))
         stuck = self.copy_stuck_at
-        for percent in (10, 25, 40, 55, 70, 85):
+        for fraction, percent in self.copy_progress:
 
             def progress(p: int = percent) -> None:
                 if snapshot.status == "copying" and (stuck is None or p <= stuck):
                     snapshot.percent_progress = p
 
-            self.timeline.later(self.durations.copy * percent / 100, progress)
+            self.timeline.later(self.durations.copy * fraction, progress)
         if stuck is None:
 
             def finish() -> None:

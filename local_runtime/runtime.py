@@ -6,7 +6,8 @@ parts beside it, none of which imports it: `clock` (simulated time), `event_queu
 `faults` (what goes wrong on purpose), `envelopes` (what EventBridge delivers), `lambda_emulation`, `schedule`
 (the scheduled check), `database_endpoints` (which local server answers for a cluster), `aws_hooks` (the seam
 on the handlers' boto3 clients and state store, met through `CallObserver` and `WriteHooks`) and `rds_emulator`
-(RDS lifecycles and events, met through `Timeline`).
+(RDS lifecycles and events, met through `Timeline`) and `wakeup_firing` (the handlers' one-time schedules, fired
+on the simulated clock, met through `Agenda`).
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ from local_runtime.lambda_emulation import (
     expire_in_progress_idempotency,
     load_handler,
 )
-from local_runtime.rds_emulator import Durations, RdsEmulator, rds_lifecycle
+from local_runtime.rds_emulator import COARSE_PROGRESS, Durations, RdsEmulator, rds_lifecycle
 from local_runtime.schedule import ScheduledCheck
 from local_runtime.template_rules import Rule, functions, load_template
+from local_runtime.wakeup_firing import Precision, WakeUpFiring
 from shared.deps import build_deps
 from shared.settings import Settings
 from shared.steps.context import Deps
@@ -109,6 +111,8 @@ class LocalRuntime:
         manual_snapshot_quota: int = 100,
         timeouts: dict[Step, float] | None = None,
         crash_during_sql: list[str] | None = None,
+        wakeup_precision: Precision = "minute",
+        copy_progress: tuple[tuple[float, int], ...] = COARSE_PROGRESS,
     ) -> None:
         self.settings = settings
         self.clock = SimClock(start or datetime(2026, 11, 25, 3, 0, tzinfo=UTC))
@@ -127,11 +131,16 @@ class LocalRuntime:
             copy_stuck_at=copy_stuck_at,
             apply_master_password=apply_master_password,
             manual_snapshot_quota=manual_snapshot_quota,
+            copy_progress=copy_progress,
         )
         self.deliveries: list[Delivery] = []
         self.on_failure: list[Delivery] = []
         self.rds_calls: list[tuple[datetime, str, str]] = []  # (time, region, operation)
         self.rds_requests: list[RdsRequest] = []  # the same calls with their parameters (passwords left out)
+        # Every AWS request the handlers make (time, step, service, operation); the step is "" outside an invocation.
+        self.api_calls: list[tuple[datetime, str, str, str]] = []
+        self._invoking = ""
+        self.wakeups = WakeUpFiring(self, account, wakeup_precision)
         self.metrics: list[tuple[str, float]] = []
         self.pipeline_metrics: list[tuple[str, str, float]] = []  # (name, pipeline, value)
         self._queue = EventQueue()
@@ -173,6 +182,9 @@ class LocalRuntime:
     def drain_events(self) -> list[tuple[str, dict[str, Any]]]:
         """Take the undelivered events off the queue (tests that invoke handlers by hand)."""
         return self._queue.drain_events()
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
     def schedule(self, delay_seconds: float, kind: str, payload: Any) -> None:
         self._queue.push(self.clock.now() + timedelta(seconds=delay_seconds), kind, payload)
@@ -244,6 +256,7 @@ class LocalRuntime:
         context = FakeLambdaContext(self._function_names[step], self.timeouts[step])
         delivery = Delivery(self.clock.now(), bus, str(envelope.get("detail-type")), key, step.value, attempt, "")
         self.deliveries.append(delivery)
+        outer, self._invoking = self._invoking, step.value
         try:
             with self.endpoints.invocation(context.deadline):
                 outcome = handler(envelope, context, deps=self.deps)
@@ -258,6 +271,8 @@ class LocalRuntime:
             delivery.result = "error"
             delivery.detail = f"{type(exc).__name__}: {exc}"[:300]
             self._lambda_retry(step, bus, envelope, attempt, delivery)
+        finally:
+            self._invoking = outer
 
     def _lambda_retry(self, step: Step, bus: str, envelope: dict[str, Any], attempt: int, delivery: Delivery) -> None:
         if attempt < len(LAMBDA_RETRY_DELAYS):
@@ -290,6 +305,20 @@ class LocalRuntime:
             )
             envelope["source"] = entry["Source"]
             self.publish(bus, envelope, self.durations.pipeline_event_latency)
+
+    def after_create_schedule(self, region: str, params: dict[str, Any]) -> None:
+        self.wakeups.created(region, params)
+
+    def count_call(self, service: str, operation: str) -> None:
+        self.api_calls.append((self.clock.now(), self._invoking, service, operation))
+
+    # Agenda: what a fired wake-up does -------------------------------------------------------------------------
+    def put_scheduled_event(self, bus_arn: str, detail_type: str, source: str, detail: dict[str, Any]) -> None:
+        """The scheduler's templated PutEvents target: the event goes on the bus its ARN names."""
+        bus = "pipeline" if bus_arn.endswith(f"/{self.settings.event_bus_name}") else "default"
+        envelope = self._pipeline_envelope(detail_type, detail, [])
+        envelope["source"] = source
+        self.publish(bus, envelope, self.durations.pipeline_event_latency)
 
     def arm_crash_after(self, operation: str) -> None:
         self.write_faults.arm_crash_after(operation)

@@ -200,3 +200,14 @@ def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[
             ]
         tables[logical_id] = args
     return tables
+
+
+def schedule_group_names(template: dict[str, Any] | None = None) -> list[str]:
+    """Names of the template's EventBridge Scheduler schedule groups (the wake-ups' group)."""
+    template = template or load_template()
+    stack = StackContext.of(template)
+    return [
+        str(evaluate(resource["Properties"]["Name"], stack))
+        for resource in template.get("Resources", {}).values()
+        if resource.get("Type") == "AWS::Scheduler::ScheduleGroup"
+    ]

@@ -15,7 +15,7 @@ from moto.rds.models import rds_backends
 
 from local_runtime.runtime import LocalRuntime
 from local_runtime.sample_pipeline import DEFAULT_PIPELINE, SOURCE_REGION, TARGET_REGION, default_config
-from local_runtime.template_rules import load_template, parameter_defaults, table_definitions
+from local_runtime.template_rules import load_template, parameter_defaults, schedule_group_names, table_definitions
 from shared.clock import iso
 from shared.config import DEFAULT_INSTANCE_CLASS, DEFAULT_INSTANCE_COUNT, AppConfig, parse_config
 from shared.naming import MANAGED_BY, TAG_MANAGED_BY, TAG_PIPELINE, TAG_RUN, instance_id
@@ -40,7 +40,9 @@ class World:
         template = load_template()
         self.params = parameter_defaults(template)
         self.tables = table_definitions(template)
+        [self.wakeup_group] = schedule_group_names(template)
         self.topic_arn = ""
+        self.bus_arn = f"arn:aws:events:{self.target_region}:{account}:event-bus/{BUS_NAME}"
         self.queue_url = ""
         self.config_parameter = "/aurora-restore/dev/pipelines"  # the operator's document (`ops config push`)
 
@@ -52,7 +54,8 @@ class World:
         ddb = self.client("dynamodb")
         for args in self.tables.values():
             ddb.create_table(**args)
-        self.client("events").create_event_bus(Name=BUS_NAME)
+        self.bus_arn = self.client("events").create_event_bus(Name=BUS_NAME)["EventBusArn"]
+        self.client("scheduler").create_schedule_group(Name=self.wakeup_group)
         sns, sqs = self.client("sns"), self.client("sqs")
         self.topic_arn = sns.create_topic(Name="aurora-restore-notifications")["TopicArn"]
         self.queue_url = sqs.create_queue(QueueName="notifications-capture")["QueueUrl"]
@@ -227,6 +230,9 @@ class World:
             "AUDIT_TABLE_NAME": self.tables["AuditTable"]["TableName"],
             "IDEMPOTENCY_TABLE_NAME": self.tables["IdempotencyTable"]["TableName"],
             "EVENT_BUS_NAME": BUS_NAME,
+            "EVENT_BUS_ARN": self.bus_arn,
+            "WAKEUP_SCHEDULE_GROUP": self.wakeup_group,
+            "WAKEUP_ROLE_ARN": f"arn:aws:iam::{self.account}:role/aurora-restore-dev-wakeups",
             "SNS_TOPIC_ARN": self.topic_arn,
             "TARGET_REGION": self.target_region,
             "SOURCE_REGION": self.config.pipelines[0].source_region,

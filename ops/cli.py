@@ -29,7 +29,6 @@ from shared.clock import iso
 from shared.model import Run
 from shared.outside_run import REJECTED, UNMATCHED, pipeline_subject
 from shared.report import duration, summary
-from shared.transitions import ACTIVE_STATUSES
 
 # Global options: name -> takes a value. Moved before the command wherever they are written.
 GLOBAL_OPTIONS = {
@@ -257,29 +256,30 @@ def stalled_runs(store: DynamoStateStore, moment: datetime, overdue_minutes: int
     """Overdue: the orchestrator check should have looked by now. Near deadline: less than 10% of time left."""
     overdue = moment - timedelta(minutes=overdue_minutes)
     found = []
-    for state in ACTIVE_STATUSES:
-        for run in store.due_runs(state, moment + timedelta(days=365), 500):
-            window = run.deadline_at - run.state_entered_at
-            reasons = []
-            if run.next_check_at <= overdue:
-                reasons.append(f"check overdue since {iso(run.next_check_at)} (is the orchestrator running?)")
-            if run.deadline_at - moment < window / 10:
-                reasons.append(f"deadline {iso(run.deadline_at)}")
-            if run.last_error and run.attempts:
-                reasons.append(f"retrying after {run.last_error.code} (attempt {run.attempts})")
-            elif run.last_error:  # a busy resource or a queued copy: waited for, no attempt spent
-                reasons.append(f"waiting on {run.last_error.code} (no attempt spent)")
-            if reasons:
-                found.append(
-                    {"run_id": run.run_id, "pipeline": run.pipeline, "status": state.value, "reasons": reasons}
-                )
+    for run in store.due_runs(moment + timedelta(days=365), 500):
+        if run.status.is_terminal:
+            continue
+        window = run.deadline_at - run.state_entered_at
+        reasons = []
+        if run.next_check_at <= overdue:
+            reasons.append(f"check overdue since {iso(run.next_check_at)} (is the orchestrator running?)")
+        if run.deadline_at - moment < window / 10:
+            reasons.append(f"deadline {iso(run.deadline_at)}")
+        if run.last_error and run.attempts:
+            reasons.append(f"retrying after {run.last_error.code} (attempt {run.attempts})")
+        elif run.last_error:  # a busy resource or a queued copy: waited for, no attempt spent
+            reasons.append(f"waiting on {run.last_error.code} (no attempt spent)")
+        if reasons:
+            found.append(
+                {"run_id": run.run_id, "pipeline": run.pipeline, "status": run.status.value, "reasons": reasons}
+            )
     return found
 
 
 @app.command()
 def stalled(
     ctx: typer.Context,
-    overdue_minutes: Annotated[int, typer.Option(min=1)] = 10,
+    overdue_minutes: Annotated[int, typer.Option(min=1)] = 35,
 ) -> None:
     """Active runs whose check is overdue, whose deadline is near, or that are retrying (exit 1 if any)."""
     settings = settings_of(ctx)

@@ -118,7 +118,8 @@ class StepPolicy(Strict):
 DEFAULT_POLICIES: dict[RunStatus, StepPolicy] = {
     # REQUESTED includes queueing for a copy slot (at most 5 cross-region copies in flight per destination region).
     RunStatus.REQUESTED: StepPolicy(deadline_minutes=4 * 60, min_poll_seconds=120, max_poll_seconds=300),
-    RunStatus.COPYING: StepPolicy(deadline_minutes=6 * 60, min_poll_seconds=60, max_poll_seconds=900),
+    # The copy check converges on the predicted end (shared/copy_pacing.py): close looks near it, far ones before.
+    RunStatus.COPYING: StepPolicy(deadline_minutes=6 * 60, min_poll_seconds=20, max_poll_seconds=2400),
     RunStatus.REPLACING_TARGET: StepPolicy(deadline_minutes=90, min_poll_seconds=60, max_poll_seconds=300),
     RunStatus.RESTORING: StepPolicy(deadline_minutes=4 * 60, min_poll_seconds=60, max_poll_seconds=600),
     RunStatus.CONFIGURING_DB: StepPolicy(deadline_minutes=30, min_poll_seconds=30, max_poll_seconds=300),

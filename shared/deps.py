@@ -19,15 +19,17 @@ from shared.aws.evidence_bucket import S3EvidenceStore
 from shared.aws.parameters import ParameterStore
 from shared.aws.preflight import AwsPreflightProbe
 from shared.aws.rds import Rds
+from shared.aws.scheduler import SchedulerWakeUps
 from shared.aws.secrets import Secrets
 from shared.aws.sns import SnsNotifier
 from shared.aws.state_store import DynamoStateStore
 from shared.clock import Clock, SystemClock
 from shared.config import AppConfig, DatabaseConfig, parse_config
 from shared.errors import ConfigError
-from shared.ports import SqlConnector, StateStore
+from shared.ports import SqlConnector, StateStore, WakeUpScheduler
 from shared.settings import Settings, load_settings
 from shared.steps.context import Deps
+from shared.wakeups import NoWakeUps
 
 # Standard retry mode retries throttling and 5xx with backoff inside one call before we see an error.
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
@@ -100,6 +102,19 @@ def mysql_connector(db: DatabaseConfig) -> SqlConnector:
     return PyMySqlConnector(db.tls, db.connect_timeout_seconds)
 
 
+def wakeup_scheduler(settings: Settings, clients: ClientFactory) -> WakeUpScheduler:
+    """EventBridge Scheduler wake-ups when the stack configures them; otherwise none (the periodic check only)."""
+    if not (settings.wakeup_schedule_group and settings.wakeup_role_arn and settings.event_bus_arn):
+        return NoWakeUps()
+    region = settings.target_region
+    return SchedulerWakeUps(
+        lambda: clients.client("scheduler", region),  # created on the first wake-up: most invocations ask for none
+        settings.wakeup_schedule_group,
+        settings.event_bus_arn,
+        settings.wakeup_role_arn,
+    )
+
+
 def idempotency_layer(settings: Settings, clients: ClientFactory) -> Any:
     if not settings.idempotency_table_name:
         return None
@@ -142,6 +157,7 @@ def build_deps(
         evidence=S3EvidenceStore(clients.client("s3", region), settings.evidence_bucket_name)
         if settings.evidence_bucket_name
         else None,
+        wakeups=wakeup_scheduler(settings, clients),
     )
     if logger is not None:
         deps.log = logger

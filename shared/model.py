@@ -119,6 +119,15 @@ class SwapWindow(BaseModel):
         return int((self.filled_at - self.vacated_at).total_seconds())
 
 
+class ProgressSample(BaseModel):
+    """One look at an in-flight copy: when, and the PercentProgress AWS reported (shared.copy_pacing)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at: datetime
+    percent: int
+
+
 class Run(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -149,6 +158,7 @@ class Run(BaseModel):
     timings: dict[str, StepTiming] = Field(default_factory=dict)
     failure: RunError | None = None
     copy_percent: int | None = None
+    copy_samples: list[ProgressSample] = Field(default_factory=list)  # the last few looks at the copy's progress
     previous_target_settings: ClusterSettings | None = None  # read by delete-rds before deleting, for the restore
     restore_from: RestoreFrom | None = None  # chosen in REQUESTED; None (a run from before the choice): snapshot-copy
     previous_target: TargetSettings | None = None  # the target's own settings, read before the new cluster is made

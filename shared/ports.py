@@ -9,7 +9,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.cluster_settings import ClusterSettings, ServerlessScaling
-from shared.events import OutgoingEvent
+from shared.events import OutgoingEvent, PipelineDetail
 from shared.model import AuditRecord, PipelineWatch, Run, RunStatus
 
 
@@ -172,7 +172,9 @@ class StateStore(Protocol):
     def write(
         self, run: Run, expected: tuple[RunStatus, int], audit: AuditRecord | None, release_lock: str | None = None
     ) -> Run: ...
-    def due_runs(self, status: RunStatus, now: datetime, limit: int) -> list[Run]: ...
+    # Every run that needs attention (active, or finished and not yet notified) whose next check is due at `now`,
+    # whatever its status, oldest first: one query of the sparse due index.
+    def due_runs(self, now: datetime, limit: int) -> list[Run]: ...
     def audit(self, record: AuditRecord) -> None: ...
     def audit_trail(self, subject: str) -> list[AuditRecord]: ...
     def recent_runs(self, pipeline: str | None, limit: int) -> list[Run]: ...
@@ -185,6 +187,14 @@ class StateStore(Protocol):
 
 class EventPublisher(Protocol):
     def publish(self, events: Sequence[OutgoingEvent]) -> None: ...
+
+
+class WakeUpScheduler(Protocol):
+    """One-time wake-ups (shared/wakeups.py): put `detail` as a RunCheckDue on the pipeline bus at `at`.
+    Returns True when created, False when a schedule of that name is already there (a retried invocation).
+    Raises PipelineError on other AWS errors."""
+
+    def wake_at(self, name: str, at: datetime, detail: PipelineDetail) -> bool: ...
 
 
 class SecretsGateway(Protocol):

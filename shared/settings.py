@@ -26,6 +26,11 @@ class Settings(BaseModel):
     config_seed_parameter_name: str | None = Field(default=None, alias="CONFIG_SEED_PARAMETER_NAME")
     pipelines_config: str | None = Field(default=None, alias="PIPELINES_CONFIG")
     evidence_bucket_name: str | None = Field(default=None, alias="EVIDENCE_BUCKET_NAME")  # empty: no evidence kept
+    # Exact wake-ups (EventBridge Scheduler one-time schedules putting RunCheckDue on the pipeline bus). Unset: no
+    # wake-ups, the periodic check alone finds due runs.
+    wakeup_schedule_group: str | None = Field(default=None, alias="WAKEUP_SCHEDULE_GROUP")
+    wakeup_role_arn: str | None = Field(default=None, alias="WAKEUP_ROLE_ARN")
+    event_bus_arn: str | None = Field(default=None, alias="EVENT_BUS_ARN")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

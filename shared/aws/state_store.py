@@ -1,9 +1,13 @@
 """DynamoDB state store: runs, target locks and the audit trail.
 
 State table items:
-- `RUN#<run_id>`: the run. `active_status` + `next_check_epoch` exist only while the run needs attention (active,
-  or terminal but not yet notified), so the `active-by-status` index is sparse and the orchestrator check reads
-  O(active runs).
+- `RUN#<run_id>`: the run. `due` (a constant) + `next_check_epoch` exist only while the run needs attention (active,
+  or terminal but not yet notified), so the `due-by-time` index is sparse: one Query (`due = run`, next check <=
+  now) returns every due run whatever its status, and the orchestrator check reads O(due runs). A run leaves the
+  index when it no longer needs attention (notified, or notification abandoned). `active_status` feeds the older
+  `active-by-status` index, kept for one release because CloudFormation creates or deletes at most one global
+  secondary index per table update ("You can create or delete only one global secondary index per UpdateTable
+  operation", https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html).
 - `LOCK#<region>#<cluster>`: the one active run of a target cluster.
 - `PIPELINE#<name>`: the pipeline's watch (the awaited night, a deferred trigger); no `created_at` and no
   `active_status`, so it stays out of both indexes.
@@ -31,7 +35,9 @@ from shared.model import AuditRecord, PipelineWatch, Run, RunStatus
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-ACTIVE_INDEX = "active-by-status"
+ACTIVE_INDEX = "active-by-status"  # superseded by DUE_INDEX; dropped in the next release
+DUE_INDEX = "due-by-time"
+DUE = "run"  # the partition of every run in DUE_INDEX (a few hundred at most at once: one partition holds them)
 PIPELINE_INDEX = "by-pipeline"
 AUDIT_RETENTION = timedelta(days=90)
 RUN_RETENTION = timedelta(days=400)
@@ -58,6 +64,7 @@ def run_item(run: Run) -> dict[str, Any]:
     data["kind"] = "run"
     if not run.status.is_terminal or run.pending_notification:
         data["active_status"] = run.status.value
+        data["due"] = DUE
         data["next_check_epoch"] = epoch(run.next_check_at)
     if run.status.is_terminal and run.ended_at is not None:
         data["expires_at"] = epoch(run.ended_at + RUN_RETENTION)
@@ -200,13 +207,14 @@ class DynamoStateStore:
             raise translate(exc, "TransactWriteItems") from None
         return new
 
-    def due_runs(self, status: RunStatus, now: datetime, limit: int) -> list[Run]:
+    def due_runs(self, now: datetime, limit: int) -> list[Run]:
         try:
             response = self._client.query(
                 TableName=self._state,
-                IndexName=ACTIVE_INDEX,
-                KeyConditionExpression="active_status = :s AND next_check_epoch <= :now",
-                ExpressionAttributeValues={":s": {"S": status.value}, ":now": {"N": str(epoch(now))}},
+                IndexName=DUE_INDEX,
+                KeyConditionExpression="#due = :due AND next_check_epoch <= :now",
+                ExpressionAttributeNames={"#due": "due"},
+                ExpressionAttributeValues={":due": {"S": DUE}, ":now": {"N": str(epoch(now))}},
                 Limit=limit,
             )
         except ClientError as exc:

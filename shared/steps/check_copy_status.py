@@ -1,19 +1,13 @@
-"""check-copy-status: Aurora emits no event when a cluster-snapshot copy ends, so the check looks, adaptively."""
+"""check-copy-status: Aurora emits no event when a cluster-snapshot copy ends, so the step looks, converging on the
+predicted end (shared/copy_pacing.py), and is woken exactly then (StepTurn.wait)."""
 
 from __future__ import annotations
 
+from shared.copy_pacing import next_look_seconds, record
 from shared.errors import PipelineError
 from shared.model import RunStatus
 from shared.steps.copy_snapshot import IN_FLIGHT, request_copy
 from shared.steps.turn import StepTurn
-
-
-def next_look_seconds(elapsed: float, percent: int, min_poll: int, checks: int) -> float:
-    """Look again when the observed rate says the copy should be done; before any progress, back off."""
-    if 0 < percent < 100 and elapsed > 0:
-        remaining = elapsed * (100 - percent) / percent
-        return max(remaining, float(min_poll))
-    return float(min_poll * 2 ** min(checks, 6))
 
 
 def act(turn: StepTurn) -> None:
@@ -29,9 +23,14 @@ def act(turn: StepTurn) -> None:
         turn.transition(RunStatus.REPLACING_TARGET, f"copy {copy.identifier} available", copy_percent=100)
         return
     if copy.status in IN_FLIGHT:
-        elapsed = (turn.now() - run.state_entered_at).total_seconds()
-        delay = next_look_seconds(elapsed, copy.percent_progress, turn.policy.min_poll_seconds, run.checks)
-        turn.wait(delay, f"copy {copy.status} at {copy.percent_progress}%", copy_percent=copy.percent_progress)
+        samples = record(run.state_entered_at, run.copy_samples, turn.now(), copy.percent_progress)
+        delay = next_look_seconds(run.state_entered_at, turn.now(), samples)
+        turn.wait(
+            delay,
+            f"copy {copy.status} at {copy.percent_progress}%",
+            copy_percent=copy.percent_progress,
+            copy_samples=samples,
+        )
         return
     # failed/error/incompatible: drop the broken copy so a retry can start a fresh one
     rds.delete_snapshot(copy.identifier)

@@ -29,7 +29,7 @@ def act(turn: StepTurn) -> None:
     if is_failed(cluster.status):  # a terminal state fails the run now, not at the deadline hours later
         raise PipelineError("RestoreFailed", failure_cause("cluster", cluster.identifier, cluster.status))
     if cluster.status != "available":
-        turn.wait(backoff, f"cluster {cluster.status}")
+        turn.wait(backoff, f"cluster {cluster.status}", woken_by="RDS-EVENT-0170")
         return
     instances = ensure_instances(turn, cluster)
     broken = [failure_cause("instance", i.identifier, i.status) for i in instances if is_failed(i.status)]
@@ -38,6 +38,6 @@ def act(turn: StepTurn) -> None:
     statuses = [i.status for i in instances]
     pending = [s for s in statuses if s != "available"]
     if pending:
-        turn.wait(backoff, f"{len(pending)}/{len(statuses)} instances not yet available")
+        turn.wait(backoff, f"{len(pending)}/{len(statuses)} instances not yet available", woken_by="RDS-EVENT-0005")
         return
     turn.transition(RunStatus.CONFIGURING_DB, f"cluster {cluster.identifier} and {len(statuses)} instance(s) available")

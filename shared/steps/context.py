@@ -21,7 +21,9 @@ from shared.ports import (
     SecretsGateway,
     SqlConnector,
     StateStore,
+    WakeUpScheduler,
 )
+from shared.wakeups import NoWakeUps
 
 
 @dataclass
@@ -49,6 +51,8 @@ class Deps:
     probe_for: Callable[[str], PreflightProbe] | None = None
     # Where the notification step writes each finished run's evidence; None: not kept.
     evidence: EvidenceStore | None = None
+    # Exact wake-ups (EventBridge Scheduler); without them the periodic check alone finds due runs.
+    wakeups: WakeUpScheduler = field(default_factory=NoWakeUps)
 
     def pipeline(self, name: str) -> PipelineConfig:
         pipeline = self.config.pipeline(name)

@@ -125,7 +125,7 @@ def act(turn: StepTurn) -> None:
     if cluster is None or cluster.tags.get(TAG_RUN) == run.run_id:
         # Gone (or already replaced by this very run after a crash): the restore step takes over.
         reason = "target absent" if cluster is None else "target already restored by this run"
-        turn.wait(0, f"{reason}; TargetDeleted emitted")
+        turn.wait(0, f"{reason}; TargetDeleted emitted", woken_by="TargetDeleted")
         turn.emit(DetailType.TARGET_DELETED)
         return
     guard(turn.deps.config, pipeline, cluster)
@@ -134,7 +134,8 @@ def act(turn: StepTurn) -> None:
     if cluster.status == "deleting":
         turn.wait(
             backoff,
-            f"cluster {cluster.identifier} deleting; waiting for RDS-EVENT-0171",
+            f"cluster {cluster.identifier} deleting",
+            woken_by="RDS-EVENT-0171",
             previous_target_settings=captured,
             previous_target=target,
         )
@@ -163,13 +164,15 @@ def act(turn: StepTurn) -> None:
         turn.wait(
             backoff,
             f"instances deleting ({len(remaining)} left); cluster delete next",
+            woken_by="RDS-EVENT-0003",
             previous_target_settings=captured,
             previous_target=target,
         )
         return
     turn.wait(
         0,
-        f"deletion of {cluster.identifier} requested; waiting for RDS-EVENT-0171",
+        f"deletion of {cluster.identifier} requested",
+        woken_by="RDS-EVENT-0171",
         previous_target_settings=captured,
         previous_target=target,
     )

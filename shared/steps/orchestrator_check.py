@@ -1,4 +1,7 @@
-"""orchestrator-check: finds due runs through the sparse index and re-drives each through its owning step.
+"""orchestrator-check: the safety net. Finds every due run with one query of the sparse due index (whatever its
+status) and re-drives each through its owning step. Steps wake themselves at the exact time they chose (one-time
+schedules, shared/wakeups.py) and RDS events wake the steps that wait for them, so the check only makes up for a
+lost event or wake-up; it runs every `SafetyNetRate` (15 minutes by default).
 
 It knows no step: for each due run it takes a short lease (so the next tick does not re-emit while the step
 works), then emits RunCheckDue carrying the run's state; the template's rules route that to the step owning the
@@ -17,18 +20,19 @@ from pydantic import BaseModel
 
 from shared.events import OutgoingEvent
 from shared.inbound import PipelineTrigger, RdsTrigger, ScheduleTick
-from shared.model import RunStatus
 from shared.outcome import Outcome
 from shared.steps.context import Deps
 from shared.steps.retired_clusters import sweep_retired
 from shared.steps.trigger_watch import watch_triggers
 from shared.steps.turn import StepTurn, event_detail
-from shared.transitions import ACTIVE_STATUSES, DetailType, Step
+from shared.transitions import DetailType, Step
 
 STEP = Step.ORCHESTRATOR_CHECK.value
 LEASE = timedelta(minutes=2)
-OVERDUE = timedelta(minutes=10)
+# Due for longer than two sweeps at the default 15-minute rate: the check is not keeping up (or not running).
+OVERDUE = timedelta(minutes=35)
 PAGE = 100
+MAX_PAGES = 10  # a leased run leaves the due index, so each page is new runs; bounded all the same
 
 
 class CheckSummary(BaseModel):
@@ -58,23 +62,26 @@ def tick(deps: Deps) -> CheckSummary:
     now = deps.clock.now()
     summary = CheckSummary()
     outgoing: list[OutgoingEvent] = []
-    for status in (*ACTIVE_STATUSES, RunStatus.SUCCEEDED, RunStatus.FAILED):
-        for run in deps.store.due_runs(status, now, PAGE):
+    for _ in range(MAX_PAGES):
+        page = deps.store.due_runs(now, PAGE)
+        for run in page:
             summary.due += 1
             if now - run.next_check_at > OVERDUE:
                 summary.overdue += 1
-            if not status.is_terminal and now >= run.deadline_at:
+            if not run.status.is_terminal and now >= run.deadline_at:
                 expired = StepTurn(deps, run, STEP, "deadline")
                 if expired.fail(expired.deadline_exceeded()) is not None:
                     summary.failed_deadline += 1
                 continue
             turn = StepTurn(deps, run, STEP, "schedule")
-            leased = turn.claim(f"check due in {status.value}", next_check_at=now + LEASE)
+            leased = turn.claim(f"check due in {run.status.value}", next_check_at=now + LEASE)
             if leased is None:
                 summary.lost_lease += 1
                 continue
             detail = event_detail(leased, DetailType.RUN_CHECK_DUE)
             outgoing.append(OutgoingEvent(detail_type=DetailType.RUN_CHECK_DUE, detail=detail))
+        if len(page) < PAGE:
+            break
     if outgoing:
         deps.bus.publish(outgoing)
     summary.redriven = len(outgoing)

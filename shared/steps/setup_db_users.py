@@ -161,6 +161,7 @@ def act(turn: StepTurn) -> None:
             0,
             f"master password of {cluster.master_username} rotated into "
             f"{db.master_secret_id}; waiting for RDS to apply it",
+            woken_by="RDS-EVENT-0016",
             master_rotated_at=turn.now(),
         )
         return

@@ -8,6 +8,11 @@ Every write is conditional on the run's (status, version), so a duplicate or sta
 
 Two budgets bound a state: `attempts` (errors, `max_attempts` of the state's policy) and the deadline (everything).
 A retry spends an attempt; a wait, busy or not, spends none and only the deadline stops it.
+
+When a turn decides to look again at a time (a `wait`, a retry's backoff, entering a state nothing will announce),
+it asks for an exact wake-up at that time (`shared/wakeups.py`): a one-time schedule puts the run's RunCheckDue on
+the bus then. A wait that an RDS event will end (`woken_by`) asks for none: the event wakes the step, and the
+periodic check looks if the event is lost. Whatever the state, the rule is the same.
 """
 
 from __future__ import annotations
@@ -21,13 +26,13 @@ from shared.errors import PipelineError, ResourceBusy, StaleRunError
 from shared.events import OutgoingEvent, PipelineDetail, RunCheckDueDetail, RunFinishedDetail
 from shared.model import AuditKind, AuditRecord, Run, RunError, RunStatus, StepTiming
 from shared.naming import lock_key_for
+from shared.routing import ROUTES
 from shared.steps.context import Deps
 from shared.transitions import STATES, DetailType, Step, can_transition
+from shared.wakeups import wakeup_name
 
 # A terminal run whose Run{Succeeded,Failed} event got lost is re-notified by the check after this long.
 NOTIFY_FALLBACK = timedelta(minutes=2)
-# The first look after entering a state leaves the event path time to act before the check steps in.
-FIRST_LOOK_FLOOR = timedelta(seconds=120)
 
 
 def entry_fields(pipeline: PipelineConfig | None, status: RunStatus, now: datetime) -> dict[str, Any]:
@@ -36,7 +41,7 @@ def entry_fields(pipeline: PipelineConfig | None, status: RunStatus, now: dateti
         return {"next_check_at": now + NOTIFY_FALLBACK, "attempts": 0, "checks": 0, "ended_at": now}
     assert pipeline is not None
     policy = pipeline.policy(status)
-    first_look = max(timedelta(seconds=policy.min_poll_seconds), FIRST_LOOK_FLOOR)
+    first_look = timedelta(seconds=policy.min_poll_seconds)
     return {
         "state_entered_at": now,
         "deadline_at": now + timedelta(minutes=policy.deadline_minutes),
@@ -45,6 +50,13 @@ def entry_fields(pipeline: PipelineConfig | None, status: RunStatus, now: dateti
         "checks": 0,
         "last_error": None,
     }
+
+
+def announced(status: RunStatus) -> bool:
+    """Will something wake the owner of `status` without a look: its entry event, or an RDS event it listens to?"""
+    if STATES[status].entered_event is not None:
+        return True
+    return any(wake.kind == "rds" for route in ROUTES if status in route.acts_in for wake in route.wakes)
 
 
 def event_detail(run: Run, detail_type: DetailType, message: str = "") -> PipelineDetail:
@@ -116,10 +128,22 @@ class StepTurn:
         event = STATES[to].entered_event
         if event is not None:
             self.moved(stored).emit(event, message)
+        elif not to.is_terminal and not announced(to):
+            self._wake_up(stored)  # nothing will say when to look (e.g. a copy): look at the state's first look
         return stored
 
-    def wait(self, delay_seconds: float, message: str, *, code: str | None = None, **changes: Any) -> Run | None:
-        """Nothing to do yet: look again after `delay_seconds` (bounded by the state's policy and deadline).
+    def wait(
+        self,
+        delay_seconds: float,
+        message: str,
+        *,
+        code: str | None = None,
+        woken_by: str | None = None,
+        **changes: Any,
+    ) -> Run | None:
+        """Nothing to do yet: look again after `delay_seconds` (bounded by the state's policy and deadline), woken
+        exactly then. `woken_by` names the event that ends this wait (an RDS event such as RDS-EVENT-0171, or a pipeline
+        event the step emitted): it wakes the step, so no wake-up is asked for; the periodic check looks if it is lost.
         `code` tags the audit line with the AWS error code that made the step wait, if any."""
         now = self.now()
         if now >= self.run.deadline_at:
@@ -128,8 +152,9 @@ class StepTurn:
         delay = min(max(delay_seconds, policy.min_poll_seconds), policy.max_poll_seconds)
         next_at = min(now + timedelta(seconds=delay), self.run.deadline_at)
         updates = {"next_check_at": next_at, "updated_at": now, "checks": self.run.checks + 1, **changes}
-        record = self._audit("decision", f"{message}; next look in {int(delay)}s", code=code)
-        return self._write(updates, record, None)
+        look = f"next look in {int(delay)}s" if woken_by is None else f"woken by {woken_by}"
+        stored = self._write(updates, self._audit("decision", f"{message}; {look}", code=code), None)
+        return stored if woken_by is not None else self._wake_up(stored)
 
     def wait_while_busy(self, error: ResourceBusy) -> Run | None:
         """AWS is busy with the resource (a backup, maintenance, every copy slot taken): waiting is not failing.
@@ -164,7 +189,7 @@ class StepTurn:
             self.deps.log.warning(
                 "retry scheduled", extra={"run_id": run.run_id, "step": self.step, "code": error.code}
             )
-            return self._write(updates, self._audit("retry", message, code=error.code), None)
+            return self._wake_up(self._write(updates, self._audit("retry", message, code=error.code), None))
         if error.transient:
             error = PipelineError(error.code, f"gave up after {attempts} attempts: {error.message}", transient=False)
         return self.fail(error)
@@ -222,6 +247,22 @@ class StepTurn:
             )
 
     # ---- plumbing --------------------------------------------------------------------------------------------
+    def _wake_up(self, run: Run | None) -> Run | None:
+        """Ask for a wake-up of `run` (as just stored) at its next check. A failure costs promptness only: the
+        periodic check finds the run when it is due."""
+        if run is None:
+            return None
+        detail = event_detail(run, DetailType.RUN_CHECK_DUE)
+        try:
+            self.deps.wakeups.wake_at(wakeup_name(run), run.next_check_at, detail)
+        except PipelineError as exc:
+            self.deps.metric("WakeUpsNotScheduled", 1)
+            self.deps.log.warning(
+                "wake-up not scheduled; the periodic check will look",
+                extra={"run_id": run.run_id, "code": exc.code, "at": run.next_check_at.isoformat()},
+            )
+        return run
+
     def _audit(
         self, kind: AuditKind, message: str, *, code: str | None = None, to_status: RunStatus | None = None
     ) -> AuditRecord:

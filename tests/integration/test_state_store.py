@@ -86,7 +86,7 @@ def test_terminal_write_releases_the_lock_and_leaves_the_index_once_notified(dep
     store = deps.store
     run = make_run(next_in=-10)
     store.create_run(run, LOCK, opened(run))
-    assert [r.run_id for r in store.due_runs(RunStatus.REQUESTED, NOW, 10)] == ["r1"]
+    assert [r.run_id for r in store.due_runs(NOW, 10)] == ["r1"]
     done = store.write(
         run.model_copy(update={"status": RunStatus.SUCCEEDED, "ended_at": NOW}),
         (RunStatus.REQUESTED, 0),
@@ -94,14 +94,14 @@ def test_terminal_write_releases_the_lock_and_leaves_the_index_once_notified(dep
         release_lock=LOCK,
     )
     assert store.lock_holder(LOCK) is None
-    assert store.due_runs(RunStatus.REQUESTED, NOW, 10) == []
-    assert [r.run_id for r in store.due_runs(RunStatus.SUCCEEDED, NOW + timedelta(hours=1), 10)] == ["r1"]
+    [pending] = store.due_runs(NOW + timedelta(hours=1), 10)  # still due, now for its notification
+    assert (pending.run_id, pending.status) == ("r1", RunStatus.SUCCEEDED)
     store.write(done.model_copy(update={"notified_at": NOW}), (RunStatus.SUCCEEDED, 1), None)
-    assert store.due_runs(RunStatus.SUCCEEDED, NOW + timedelta(hours=1), 10) == []
+    assert store.due_runs(NOW + timedelta(hours=1), 10) == []
 
 
 def test_due_runs_reads_only_what_is_due(deps: Any) -> None:
     store = deps.store
     store.create_run(make_run("due", next_in=-1), lock_key_for("r", "a"), opened(make_run("due")))
     store.create_run(make_run("later", next_in=600), lock_key_for("r", "b"), opened(make_run("later")))
-    assert [r.run_id for r in store.due_runs(RunStatus.REQUESTED, NOW, 10)] == ["due"]
+    assert [r.run_id for r in store.due_runs(NOW, 10)] == ["due"]

@@ -134,7 +134,7 @@ def test_write_releasing_a_lock_another_run_holds_is_stale_and_changes_nothing(s
 
 
 # due_runs -------------------------------------------------------------------------------------------------------------
-def test_due_runs_returns_runs_needing_attention_in_next_check_order(store: StateStore) -> None:
+def test_due_runs_returns_every_due_run_whatever_its_status_in_next_check_order(store: StateStore) -> None:
     now = T0 + timedelta(hours=1)
     opened(
         store,
@@ -142,11 +142,10 @@ def test_due_runs_returns_runs_needing_attention_in_next_check_order(store: Stat
         run("a", S.COPYING, next_check_at=now - timedelta(seconds=60)),
         run("c", S.COPYING, next_check_at=now + timedelta(microseconds=500_000)),  # same second as `now`
         run("later", S.COPYING, next_check_at=now + timedelta(seconds=1)),
-        run("restoring", S.RESTORING, next_check_at=now - timedelta(seconds=60)),
+        run("restoring", S.RESTORING, next_check_at=now - timedelta(seconds=90)),
     )
-    assert [r.run_id for r in store.due_runs(S.COPYING, now, 10)] == ["a", "b", "c"]
-    assert [r.run_id for r in store.due_runs(S.COPYING, now, 2)] == ["a", "b"]
-    assert [r.run_id for r in store.due_runs(S.RESTORING, now, 10)] == ["restoring"]
+    assert [r.run_id for r in store.due_runs(now, 10)] == ["restoring", "a", "b", "c"]
+    assert [r.run_id for r in store.due_runs(now, 2)] == ["restoring", "a"]
 
 
 def test_due_runs_keeps_a_finished_run_only_while_its_notification_is_pending(store: StateStore) -> None:
@@ -158,8 +157,7 @@ def test_due_runs_keeps_a_finished_run_only_while_its_notification_is_pending(st
         ("abandoned", {"notification_abandoned": True}),
     ):
         store.write(run(name, S.SUCCEEDED, ended_at=T0, **fields), (S.REQUESTED, 0), None)
-    assert [r.run_id for r in store.due_runs(S.SUCCEEDED, now, 10)] == ["pending"]
-    assert store.due_runs(S.REQUESTED, now, 10) == []
+    assert [r.run_id for r in store.due_runs(now, 10)] == ["pending"]
 
 
 # audit and history ----------------------------------------------------------------------------------------------------
@@ -251,4 +249,4 @@ def test_the_watch_is_neither_a_run_nor_due(store: StateStore) -> None:
     opened(store, run("r1", S.COPYING, next_check_at=T0))
     assert [r.run_id for r in store.recent_runs("nightly", 10)] == ["r1"]
     assert [r.run_id for r in store.recent_runs(None, 10)] == ["r1"]
-    assert [r.run_id for r in store.due_runs(S.COPYING, T0 + timedelta(hours=1), 10)] == ["r1"]
+    assert [r.run_id for r in store.due_runs(T0 + timedelta(hours=1), 10)] == ["r1"]

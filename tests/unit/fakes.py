@@ -40,7 +40,7 @@ from shared.errors import (
     StatementTimedOut,
     TargetBusyError,
 )
-from shared.events import DETAIL_MODELS, OutgoingEvent
+from shared.events import DETAIL_MODELS, OutgoingEvent, PipelineDetail
 from shared.model import AuditRecord, PipelineWatch, Run, RunStatus, StepTiming
 from shared.naming import MANAGED_BY, TAG_MANAGED_BY, TAG_PIPELINE, lock_key_for
 from shared.ports import (
@@ -184,7 +184,7 @@ def _stored(run: Run) -> Run:
 
 
 def needs_attention(run: Run) -> bool:
-    """Whether the DynamoDB adapter writes the sparse `active-by-status` index attributes for this run."""
+    """Whether the DynamoDB adapter writes the sparse `due-by-time` index attributes for this run."""
     return not run.status.is_terminal or run.pending_notification
 
 
@@ -262,13 +262,9 @@ class InMemoryStateStore:
         self.write_count += 1
         return new
 
-    def due_runs(self, status: RunStatus, now: datetime, limit: int) -> list[Run]:
+    def due_runs(self, now: datetime, limit: int) -> list[Run]:
         self.failures.check("due_runs")
-        due = [
-            run
-            for run in self.runs.values()
-            if needs_attention(run) and run.status is status and epoch(run.next_check_at) <= epoch(now)
-        ]
+        due = [run for run in self.runs.values() if needs_attention(run) and epoch(run.next_check_at) <= epoch(now)]
         due.sort(key=lambda run: (epoch(run.next_check_at), run.run_id))
         return [run.model_copy(deep=True) for run in due[:limit]]
 
@@ -757,6 +753,42 @@ class FakeBus:
 
 
 @dataclass(frozen=True)
+class WakeUp:
+    name: str
+    at: datetime
+    detail: dict[str, Any]
+
+
+class FakeWakeUps:
+    """Satisfies shared.ports.WakeUpScheduler: keeps the schedules by name (a second request of a name is refused as
+    already there, like the scheduler's ConflictException); `fire_due(now)` takes the due ones off, as
+    ActionAfterCompletion DELETE does once they have fired."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, WakeUp] = {}
+        self.requested: list[WakeUp] = []
+        self.failures = Failures()
+
+    def fail(self, code: str = "ThrottlingException", times: int | None = 1) -> None:
+        self.failures.add("wake_at", PipelineError(code, f"CreateSchedule failed: {code}", transient=True), times)
+
+    def wake_at(self, name: str, at: datetime, detail: PipelineDetail) -> bool:
+        self.failures.check("wake_at")
+        wake_up = WakeUp(name, at, detail.model_dump(mode="json"))
+        self.requested.append(wake_up)
+        if name in self.pending:
+            return False
+        self.pending[name] = wake_up
+        return True
+
+    def fire_due(self, now: datetime) -> list[WakeUp]:
+        due = sorted((w for w in self.pending.values() if w.at <= now), key=lambda w: w.at)
+        for wake_up in due:
+            del self.pending[wake_up.name]
+        return due
+
+
+@dataclass(frozen=True)
 class Notification:
     subject: str
     message: str
@@ -1018,6 +1050,7 @@ class Fakes:
     timer: FakeTimer = field(default_factory=FakeTimer)
     sql: FakeSqlConnector = field(default_factory=FakeSqlConnector)
     recorder: Recorder = field(default_factory=Recorder)
+    wakeups: FakeWakeUps = field(default_factory=FakeWakeUps)
     rds: dict[str, FakeRds] = field(default_factory=dict)
     secrets: dict[str, FakeSecrets] = field(default_factory=dict)
     probes: dict[str, FakeProbe] = field(default_factory=dict)
@@ -1076,6 +1109,7 @@ class Fakes:
             time_left=self.timer.time_left,
             monotonic=self.timer.monotonic,
             probe_for=self.probe_in,
+            wakeups=self.wakeups,
         )
 
     def all_rds_calls(self) -> list[Call]:
@@ -1202,8 +1236,18 @@ def ids(items: Iterable[Any]) -> list[str]:
 
 if TYPE_CHECKING:  # mypy holds each fake to its port
     from shared.clock import Clock
-    from shared.ports import EventPublisher, Notifier, RdsGateway, SecretsGateway, SqlConnector, SqlSession, StateStore
+    from shared.ports import (
+        EventPublisher,
+        Notifier,
+        RdsGateway,
+        SecretsGateway,
+        SqlConnector,
+        SqlSession,
+        StateStore,
+        WakeUpScheduler,
+    )
 
+    _WAKEUPS: WakeUpScheduler = FakeWakeUps()
     _PORTS: tuple[StateStore, RdsGateway, EventPublisher, Notifier, SecretsGateway, SqlConnector, SqlSession, Clock] = (
         InMemoryStateStore(),
         FakeRds(TARGET_REGION),

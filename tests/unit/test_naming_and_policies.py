@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from shared.naming import copy_snapshot_id, run_id_for, strip_automated_prefix
 from shared.ports import SnapshotView
 from shared.steps.archive_snapshot import to_delete
-from shared.steps.check_copy_status import next_look_seconds
 
 RDS_ID = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)$")
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -30,15 +29,6 @@ def test_copy_ids_are_valid_rds_identifiers(pipeline: str) -> None:
 
 def test_automated_prefix_is_stripped() -> None:
     assert strip_automated_prefix("rds:prod-2026-11-25-03-10") == "prod-2026-11-25-03-10"
-
-
-def test_next_look_follows_observed_progress() -> None:
-    # 40% in 20 minutes: 30 more minutes expected
-    assert next_look_seconds(1200, 40, 60, 0) == 1800
-    # nearly done: never below the floor
-    assert next_look_seconds(1200, 99, 60, 3) == 60
-    # no progress information yet: exponential backoff from the floor
-    assert [next_look_seconds(10, 0, 60, n) for n in range(4)] == [60, 120, 240, 480]
 
 
 def snapshot(name: str, age_days: int, status: str = "available") -> SnapshotView:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -145,3 +145,25 @@ def test_nothing_due_publishes_nothing() -> None:
     given_runs(fakes, ("later", S.COPYING, {"next_check_at": NOW + timedelta(minutes=5)}))
     summary = tick(fakes.deps)
     assert summary.due == 0 and fakes.bus.published == [] and fakes.store.write_count == 0
+
+
+def test_every_due_run_is_found_with_one_query_whatever_its_status() -> None:
+    fakes = Fakes()
+    given_runs(
+        fakes,
+        ("copying", S.COPYING, {"next_check_at": NOW - timedelta(seconds=30)}),
+        ("restoring", S.RESTORING, {"next_check_at": NOW}),
+        ("replacing", S.REPLACING_TARGET, {"next_check_at": NOW - timedelta(minutes=20)}),
+        ("unnotified", S.SUCCEEDED, {"next_check_at": NOW}),
+    )
+    queries = []
+    real = fakes.store.due_runs
+
+    def counted(now: datetime, limit: int) -> list[Run]:
+        queries.append(now)
+        return real(now, limit)
+
+    fakes.store.due_runs = counted  # type: ignore[method-assign]
+    summary = tick(fakes.deps)
+    assert (summary.due, summary.redriven, len(queries)) == (4, 4, 1)
+    assert sorted(d["status"] for d in fakes.bus.details()) == ["COPYING", "REPLACING_TARGET", "RESTORING", "SUCCEEDED"]

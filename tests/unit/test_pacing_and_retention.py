@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,13 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.copy_pacing import SAMPLES_KEPT, crossings, next_look_seconds, predicted_end, record
 from shared.errors import PipelineError
-from shared.model import Run, RunStatus
+from shared.model import ProgressSample, Run, RunStatus
 from shared.naming import TAG_PIPELINE, TAG_RUN
 from shared.ports import SnapshotView
 from shared.steps import archive_snapshot, check_copy_status
 from shared.steps.archive_snapshot import to_delete
-from shared.steps.check_copy_status import next_look_seconds
 from shared.steps.turn import StepTurn
 from shared.transitions import Step
 from tests.unit.fakes import RUN_ID, T0, Fakes, ids, make_config, make_run, owned_tags, pipeline_doc
@@ -23,37 +24,87 @@ from tests.unit.fakes import RUN_ID, T0, Fakes, ids, make_config, make_run, owne
 S = RunStatus
 
 
-# next_look_seconds --------------------------------------------------------------------------------------------------
+# copy pacing (shared/copy_pacing.py) -------------------------------------------------------------------------------
+def sample(seconds: float, percent: int) -> ProgressSample:
+    return ProgressSample(at=T0 + timedelta(seconds=seconds), percent=percent)
+
+
+def looks(*points: tuple[float, int]) -> list[ProgressSample]:
+    samples: list[ProgressSample] = []
+    for seconds, percent in points:
+        samples = record(T0, samples, T0 + timedelta(seconds=seconds), percent)
+    return samples
+
+
+def test_a_value_is_reached_between_the_last_look_below_it_and_the_first_at_it() -> None:
+    samples = looks((60, 0), (180, 0), (300, 10), (420, 10), (540, 25))
+    assert crossings(T0, samples) == [(180.0, 300.0, 10), (420.0, 540.0, 25)]
+
+
+def test_only_the_edges_of_each_value_are_kept_with_the_start() -> None:
+    samples = looks(*[(60 * i, 0) for i in range(1, 5)], *[(300 + 60 * i, 40) for i in range(5)])
+    assert [(s.at - T0).total_seconds() for s in samples] == [0, 240, 300, 540]  # the start is the first 0%
+    many = looks(*[(10 * i, i) for i in range(1, 100)])
+    assert len(many) == SAMPLES_KEPT and many[0] == sample(0, 0) and many[-1] == sample(990, 99)
+
+
+def test_the_end_is_predicted_through_the_middles_of_the_brackets() -> None:
+    # 1% every 36 s (a 60-minute copy), seen every 300 s
+    end = predicted_end(T0, looks((300, 8), (600, 16), (900, 25), (1200, 33)))
+    assert end is not None and end[0] == pytest.approx(3600, rel=0.05) and end[1] <= end[0]
+
+
 @pytest.mark.parametrize(
-    ("elapsed", "percent", "checks", "expected"),
+    ("points", "expected"),
     [
-        (600, 25, 0, 1800),  # 25% in 10 min: 30 min to go
-        (600, 50, 3, 600),
-        (600, 99, 0, 60),  # 6 s to go, but never sooner than min_poll
-        (0, 50, 0, 60),  # no time elapsed: no rate yet, back off
-        (600, 0, 0, 60),  # no progress yet: back off from min_poll ...
-        (600, 0, 1, 120),
-        (600, 0, 3, 480),
-        (600, 0, 6, 3840),
-        (600, 0, 20, 3840),  # ... doubling at most six times
-        (600, 100, 2, 240),  # 100% but still `copying`: back off
+        ([(20, 0)], 40),  # no progress yet: back off from the start (next look at 3x the elapsed time)
+        ([(20, 0), (60, 0)], 120),
+        ([(1000, 10)], 1000),  # 10% somewhere in the first 1000 s: the end is uncertain, look after 1/4 of the rest
+        ([(500, 5), (1000, 10)], 2187.5),  # likely 1% per 100 s, but the brackets allow faster: 1/4 of the rest
+        ([(1000, 10), (8000, 80), (8100, 81), (9700, 97)], pytest.approx(300, abs=60)),  # near: at the end
     ],
 )
-def test_next_look_follows_the_observed_copy_rate(elapsed: float, percent: int, checks: int, expected: float) -> None:
-    assert next_look_seconds(elapsed, percent, 60, checks) == expected
+def test_the_next_look_converges_on_the_predicted_end(points: list[tuple[float, int]], expected: float) -> None:
+    samples = looks(*points)
+    assert next_look_seconds(T0, samples[-1].at, samples) == expected
 
 
-@given(
-    elapsed=st.floats(min_value=-3_600, max_value=7 * 86_400, allow_nan=False),
-    percent=st.integers(0, 100),
-    min_poll=st.integers(5, 3_600),
-    checks=st.integers(0, 1_000),
-)
-def test_next_look_is_never_below_min_poll(elapsed: float, percent: int, min_poll: int, checks: int) -> None:
-    delay = next_look_seconds(elapsed, percent, min_poll, checks)
-    assert delay >= min_poll
-    if not (0 < percent < 100 and elapsed > 0):
-        assert delay <= min_poll * 64, "the backoff before any progress is bounded"
+def test_past_the_predicted_end_the_looks_start_close_and_spread_out() -> None:
+    samples = looks((600, 50), (1190, 99))  # the end was due at ~900 s; the copy stalls at 99%
+    delays = []
+    for now in (1250, 1400, 1800, 3000):
+        samples = record(T0, samples, T0 + timedelta(seconds=now), 99)
+        delays.append(next_look_seconds(T0, T0 + timedelta(seconds=now), samples))
+    assert delays == sorted(delays) and delays[-1] > 4 * delays[0]
+
+
+@given(points=st.lists(st.tuples(st.floats(1, 30_000), st.integers(0, 100)), min_size=1, max_size=40))
+def test_the_next_look_is_always_ahead(points: list[tuple[float, int]]) -> None:
+    ordered = looks(*sorted(points))
+    assert next_look_seconds(T0, ordered[-1].at, ordered) > 0
+
+
+def linear_copy(duration: float, lag: float = 0.03) -> Callable[[float], int]:
+    """1% steps, 0% for the first `lag` of the copy (how the benchmark's emulator reports a copy)."""
+    return lambda t: max(0, min(99, int(((t / duration) - lag) / (1 - lag) * 100)))
+
+
+@pytest.mark.parametrize("minutes", [10, 60, 180])
+def test_a_steady_copy_is_noticed_within_seconds_in_few_looks(minutes: int) -> None:
+    policy = make_config().pipelines[0].policy(S.COPYING)
+    delays, counts = [], []
+    for offset in range(0, 120, 13):  # copies of slightly different lengths
+        duration = minutes * 60 + offset
+        progress, samples, now, count = linear_copy(duration), [], float(policy.min_poll_seconds), 1
+        while now < duration:
+            samples = record(T0, samples, T0 + timedelta(seconds=now), progress(now))
+            delay = next_look_seconds(T0, T0 + timedelta(seconds=now), samples)
+            now += min(max(delay, policy.min_poll_seconds), policy.max_poll_seconds)
+            count += 1
+        delays.append(now - duration)
+        counts.append(count)
+    assert max(counts) <= 17
+    assert sum(delays) / len(delays) <= 20 and max(delays) <= 45
 
 
 def given_copying(fakes: Fakes, status: str, percent: int = 0, **run: Any) -> Run:
@@ -73,22 +124,18 @@ def check_copy(fakes: Fakes, run: Run) -> None:
     check_copy_status.act(StepTurn(fakes.deps, run, Step.CHECK_COPY_STATUS, "RunCheckDue"))
 
 
-def test_copy_check_looks_again_when_the_rate_says_the_copy_is_done() -> None:
+def test_copy_check_keeps_a_sample_and_is_woken_at_its_next_look() -> None:
     fakes = Fakes()
     run = given_copying(fakes, "copying", percent=60)
     fakes.clock.set(T0 + timedelta(minutes=6))
     check_copy(fakes, run)
     stored = fakes.store.run()
-    assert stored.next_check_at == fakes.clock.now() + timedelta(minutes=4)
     assert stored.copy_percent == 60 and stored.checks == 1
-
-
-def test_copy_check_looks_again_no_later_than_max_poll() -> None:
-    fakes = Fakes()
-    run = given_copying(fakes, "copying", percent=1)
-    fakes.clock.set(T0 + timedelta(minutes=10))  # 1% in 10 min: 990 min to go
-    check_copy(fakes, run)
-    assert fakes.store.run().next_check_at == fakes.clock.now() + timedelta(seconds=900)
+    assert stored.copy_samples == [sample(0, 0), sample(360, 60)]
+    # 60% reached by the bracket's middle (3 min) puts the end at 5 min, already past: look again soon
+    assert stored.next_check_at == fakes.clock.now() + timedelta(seconds=30)
+    [wake_up] = fakes.wakeups.requested
+    assert (wake_up.at, wake_up.detail["run_version"]) == (stored.next_check_at, stored.version)
 
 
 def test_available_copy_moves_the_run_on_and_announces_it() -> None:

@@ -11,7 +11,6 @@ from shared import dispatch
 from shared.model import AuditRecord, Run, RunStatus
 from shared.naming import TAG_RUN, copy_snapshot_id, lock_key_for
 from shared.outside_run import UNMATCHED, pipeline_subject
-from shared.steps.turn import FIRST_LOOK_FLOOR
 from shared.transitions import Step
 from tests.unit.fakes import (
     ACCOUNT,
@@ -82,7 +81,7 @@ def test_automated_snapshot_event_opens_a_run_and_locks_the_target() -> None:
     assert run.run_id.startswith("20261125t0310-"), "named after the snapshot's time"
     requested = make_config().pipelines[0].policy(RunStatus.REQUESTED)  # 4 h: queueing for a copy slot included
     assert run.deadline_at == T0 + timedelta(minutes=requested.deadline_minutes)
-    assert run.next_check_at == T0 + FIRST_LOOK_FLOOR
+    assert run.next_check_at == T0 + timedelta(seconds=requested.min_poll_seconds)
     assert fakes.store.lock_holder(LOCK) == run.run_id
     assert fakes.bus.detail_types() == ["RunRequested"]
     assert fakes.store.kinds(run.run_id) == ["transition"]

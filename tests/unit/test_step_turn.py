@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from shared.errors import PipelineError
 from shared.model import Run, RunError, RunStatus
 from shared.naming import lock_key_for
-from shared.steps.turn import FIRST_LOOK_FLOOR, NOTIFY_FALLBACK, StepTurn
+from shared.steps.turn import NOTIFY_FALLBACK, StepTurn, announced, event_detail
 from shared.transitions import STATES, DetailType, Step
 from tests.unit.fakes import RUN_ID, T0, Fakes, make_config, make_run, pipeline_doc
 
@@ -46,7 +46,7 @@ def test_transition_records_timings_entry_fields_and_an_audit_line() -> None:
     policy = fakes.pipeline.policy(S.REPLACING_TARGET)
     assert stored.state_entered_at == now
     assert stored.deadline_at == now + timedelta(minutes=policy.deadline_minutes)
-    assert stored.next_check_at == now + max(timedelta(seconds=policy.min_poll_seconds), FIRST_LOOK_FLOOR)
+    assert stored.next_check_at == now + timedelta(seconds=policy.min_poll_seconds)
     assert (stored.attempts, stored.checks, stored.last_error, stored.copy_percent) == (0, 0, None, 100)
     [line] = [r for r in fakes.store.audit_trail(RUN_ID) if r.kind == "transition"]
     assert (line.from_status, line.to_status, line.step, line.trigger, line.message) == (
@@ -59,12 +59,31 @@ def test_transition_records_timings_entry_fields_and_an_audit_line() -> None:
     assert fakes.store.lock_holder(LOCK) == RUN_ID, "an active state keeps the target locked"
 
 
-def test_transition_first_look_is_never_sooner_than_the_floor() -> None:
-    # CONFIGURING_DB polls every 30 s, but the first look leaves the event path 120 s to act
+def test_entering_an_announced_state_asks_for_no_wake_up() -> None:
+    # ClusterAvailable wakes setup-db-users: the first look is only the periodic check's, at the state's min poll
     fakes = Fakes()
     _, turn = given_run(fakes, S.RESTORING)
     stored = turn.transition(S.CONFIGURING_DB, "cluster available")
-    assert stored is not None and stored.next_check_at == fakes.clock.now() + FIRST_LOOK_FLOOR
+    policy = fakes.pipeline.policy(S.CONFIGURING_DB)
+    assert stored is not None and stored.next_check_at == fakes.clock.now() + timedelta(seconds=policy.min_poll_seconds)
+    assert fakes.wakeups.requested == []
+
+
+def test_entering_a_state_nothing_announces_asks_for_a_wake_up_at_the_first_look() -> None:
+    # No event ends a copy: the run is woken at its first look, carrying the version the transition wrote
+    fakes = Fakes()
+    _, turn = given_run(fakes, S.REQUESTED)
+    stored = turn.transition(S.COPYING, "copy requested")
+    assert stored is not None
+    [wake_up] = fakes.wakeups.requested
+    assert wake_up.at == stored.next_check_at
+    assert (wake_up.detail["status"], wake_up.detail["run_version"]) == ("COPYING", stored.version)
+    assert wake_up.name == f"{RUN_ID}-v{stored.version}"
+
+
+def test_which_states_are_announced() -> None:
+    # by an entry event, or by an RDS event their owner listens to; a copy's end is announced by nothing
+    assert {s for s in S if not s.is_terminal and not announced(s)} == {S.COPYING}
 
 
 LEGAL = [(status, nxt) for status, spec in STATES.items() for nxt in spec.next_states] + [
@@ -98,7 +117,7 @@ def test_transition_to_a_terminal_state_releases_the_lock_and_awaits_the_notific
     assert stored.next_check_at == now + NOTIFY_FALLBACK and stored.pending_notification
     assert "ARCHIVING" in stored.timings and stored.timings["ARCHIVING"].ended_at == now
     assert to.value not in stored.timings, "a terminal state has no timing of its own"
-    assert [r.run_id for r in fakes.store.due_runs(to, now + NOTIFY_FALLBACK, 10)] == [RUN_ID]
+    assert [r.run_id for r in fakes.store.due_runs(now + NOTIFY_FALLBACK, 10)] == [RUN_ID]
     assert fakes.bus.details()[0]["message"] == "done"
 
 
@@ -160,10 +179,10 @@ def test_reapply_happens_only_once() -> None:
 # wait ---------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("delay", "expected"),
-    [(0, 60), (1, 60), (59.5, 60), (60, 60), (300, 300), (899, 899), (900, 900), (10_000, 900)],
+    [(0, 20), (1, 20), (19.5, 20), (20, 20), (300, 300), (2399, 2399), (2400, 2400), (10_000, 2400)],
 )
 def test_wait_clamps_the_delay_to_the_state_policy(delay: float, expected: int) -> None:
-    # COPYING: min_poll 60 s, max_poll 900 s
+    # COPYING: min_poll 20 s, max_poll 2400 s
     fakes = Fakes()
     run, turn = given_run(fakes, S.COPYING, checks=4)
     stored = turn.wait(delay, "copy at 40%", copy_percent=40)
@@ -442,5 +461,60 @@ def test_emit_swallows_a_publish_failure_and_the_run_stays_due() -> None:
     assert stored is not None and fakes.store.run().status is S.REPLACING_TARGET
     assert fakes.bus.published == []
     assert any("orchestrator check will re-drive" in m for m in fakes.recorder.messages("warning"))
-    due = fakes.store.due_runs(S.REPLACING_TARGET, stored.next_check_at, 10)
+    due = fakes.store.due_runs(stored.next_check_at, 10)
     assert [r.run_id for r in due] == [RUN_ID]
+
+
+# exact wake-ups -----------------------------------------------------------------------------------------------------
+def test_a_wait_is_woken_exactly_at_its_next_look() -> None:
+    fakes = Fakes()
+    _, turn = given_run(fakes, S.COPYING)
+    stored = turn.wait(300, "copy at 40%")
+    assert stored is not None
+    [wake_up] = fakes.wakeups.requested
+    assert wake_up.at == stored.next_check_at == fakes.clock.now() + timedelta(seconds=300)
+    assert wake_up.name == f"{RUN_ID}-v{stored.version}"
+    assert (wake_up.detail["status"], wake_up.detail["run_version"]) == ("COPYING", stored.version)
+
+
+def test_a_wait_an_rds_event_ends_asks_for_no_wake_up() -> None:
+    # the event wakes the step; the periodic check looks only if it is lost
+    fakes = Fakes()
+    _, turn = given_run(fakes, S.RESTORING)
+    stored = turn.wait(60, "cluster creating", woken_by="RDS-EVENT-0170")
+    assert stored is not None and stored.next_check_at == fakes.clock.now() + timedelta(seconds=60)
+    assert fakes.wakeups.requested == []
+    assert fakes.store.audit_trail(RUN_ID)[-1].message == "cluster creating; woken by RDS-EVENT-0170"
+
+
+def test_a_retry_is_woken_at_its_backoff() -> None:
+    fakes = Fakes()
+    _, turn = given_run(fakes, S.COPYING)
+    stored = turn.retry_or_fail(transient())
+    assert stored is not None and stored.attempts == 1
+    [wake_up] = fakes.wakeups.requested
+    assert wake_up.at == stored.next_check_at and wake_up.detail["run_version"] == stored.version
+
+
+def test_a_wake_up_the_scheduler_refuses_leaves_the_run_to_the_periodic_check() -> None:
+    fakes = Fakes()
+    _, turn = given_run(fakes, S.COPYING)
+    fakes.wakeups.fail("ThrottlingException")
+    stored = turn.wait(120, "copy at 40%")
+    assert stored is not None and stored == fakes.store.run(), "the wait is stored all the same"
+    assert fakes.store.due_runs(stored.next_check_at, 10) == [stored], "and the check finds it when due"
+    assert fakes.recorder.total("WakeUpsNotScheduled") == 1
+
+
+def test_a_retried_invocation_asks_for_the_same_wake_up() -> None:
+    # the name is the run's and the version's: the second request finds it there (ConflictException)
+    fakes = Fakes()
+    _, turn = given_run(fakes, S.COPYING)
+    stored = turn.wait(120, "copy at 40%")
+    assert stored is not None
+    assert fakes.wakeups.wake_at(f"{RUN_ID}-v{stored.version}", stored.next_check_at, _detail(stored)) is False
+    assert len(fakes.wakeups.pending) == 1
+
+
+def _detail(run: Run) -> Any:
+    return event_detail(run, DetailType.RUN_CHECK_DUE)

@@ -409,8 +409,19 @@ def test_state_table_schema(template: dict[str, Any]) -> None:
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
-    assert types == {"pk": "S", "active_status": "S", "next_check_epoch": "N", "pipeline": "S", "created_at": "S"}
+    assert types == {
+        "pk": "S",
+        "active_status": "S",
+        "due": "S",
+        "next_check_epoch": "N",
+        "pipeline": "S",
+        "created_at": "S",
+    }
     indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
+    assert indexes["due-by-time"]["KeySchema"] == [
+        {"AttributeName": "due", "KeyType": "HASH"},
+        {"AttributeName": "next_check_epoch", "KeyType": "RANGE"},
+    ]
     assert indexes["active-by-status"]["KeySchema"] == [
         {"AttributeName": "active_status", "KeyType": "HASH"},
         {"AttributeName": "next_check_epoch", "KeyType": "RANGE"},

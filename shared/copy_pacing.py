@@ -1,0 +1,95 @@
+"""When the copy check looks again: predict the copy's end from its progress samples, look at the predicted time,
+then tighten the looks around it. Pure: no clock, no AWS.
+
+What AWS reports: `PercentProgress` of a DB cluster snapshot is "the percentage of the estimated data that has been
+transferred" (DBClusterSnapshot, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBClusterSnapshot.html),
+an integer; Aurora emits no event when a cluster-snapshot copy ends (Aurora UG, event categories), and how evenly
+the value moves is not documented (UNVERIFIED: it may sit at 0 for a while, move in coarse jumps or stall). So:
+
+- Each look keeps a sample (time, percent) on the run. A value is known to have been reached between the last look
+  that saw less and the first look that saw it: its crossing time is taken as the middle of that bracket, which
+  corrects for the lag of a coarse or late-seen value.
+- The rate is the slope between the oldest and the newest crossing (from the copy's start when there is one
+  crossing), and the predicted end is where that line reaches 100%.
+- Far from the end, the next look is at a fraction of the time left (a fresh sample sharpens the prediction); near
+  it, at the predicted end; past it (a stalled or slower copy), the looks start close and spread out again with the
+  time overdue, so a stalled copy costs few looks.
+- Before any progress, the looks back off geometrically from the copy's start.
+
+The state's `min_poll_seconds` / `max_poll_seconds` still bound every delay (StepTurn.wait).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.model import ProgressSample
+
+SAMPLES_KEPT = 32  # about 2 KB on the run item
+APPROACH_SECONDS = 240.0  # closer than this to the predicted end: look at it, not before it
+REFINE_FRACTION = 0.6  # farther: look after this fraction of the time left ...
+MIN_FRACTION = 0.25  # ... or sooner, down to this fraction, while the end is uncertain
+OVERDUE_STEP_SECONDS = 15.0  # past the predicted end and not done: first look again this soon ...
+OVERDUE_GROWTH = 0.5  # ... then after this fraction of the time overdue
+
+
+def record(start: datetime, samples: list[ProgressSample], at: datetime, percent: int) -> list[ProgressSample]:
+    """The samples with this look added. Only the edges matter (the first and the last look at each value: they
+    bracket when a value was reached), so the looks in between are dropped; the copy's start (0%) is the first
+    sample, and at most SAMPLES_KEPT are kept (the start and the newest)."""
+    updated = [*(samples or [ProgressSample(at=start, percent=0)]), ProgressSample(at=at, percent=percent)]
+    last = len(updated) - 1
+    edges = [
+        s
+        for i, s in enumerate(updated)
+        if i in (0, last) or s.percent != updated[i - 1].percent or s.percent != updated[i + 1].percent
+    ]
+    return [edges[0], *edges[1:][-(SAMPLES_KEPT - 1) :]]
+
+
+def crossings(start: datetime, samples: list[ProgressSample]) -> list[tuple[float, float, int]]:
+    """(low, high, percent): each newly seen value was reached between `low` (the last look that saw less) and
+    `high` (the first look that saw it), in seconds since the start. A value that went down is ignored until
+    passed again."""
+    points: list[tuple[float, float, int]] = []
+    previous_at, highest = start, 0
+    for sample in samples:
+        if 0 < sample.percent < 100 and sample.percent > highest:
+            points.append(((previous_at - start).total_seconds(), (sample.at - start).total_seconds(), sample.percent))
+        highest = max(highest, sample.percent)
+        previous_at = sample.at
+    return points
+
+
+def predicted_end(start: datetime, samples: list[ProgressSample]) -> tuple[float, float] | None:
+    """(likely, earliest) seconds after `start` at which the copy reaches 100%, or None before any progress. The
+    likely end follows the line through the middles of the oldest and newest brackets (from the start when there
+    is one); the earliest, the steepest line the brackets allow."""
+    points = crossings(start, samples)
+    if not points:
+        return None
+    newest = points[-1]
+    oldest = points[0] if len(points) > 1 else (0.0, 0.0, 0)
+    rise = newest[2] - oldest[2]
+    run = (newest[0] + newest[1]) / 2 - (oldest[0] + oldest[1]) / 2
+    if run <= 0:
+        return None
+    likely = (newest[0] + newest[1]) / 2 + (100 - newest[2]) * run / rise
+    steep_run = newest[0] - oldest[1]
+    earliest = newest[0] + (100 - newest[2]) * steep_run / rise if steep_run > 0 else newest[0]
+    return likely, min(earliest, likely)
+
+
+def next_look_seconds(start: datetime, now: datetime, samples: list[ProgressSample]) -> float:
+    """Seconds from `now` to the next look at a copy started at `start`, given its samples (this look included)."""
+    elapsed = max((now - start).total_seconds(), 0.0)
+    end = predicted_end(start, samples)
+    if end is None:  # no progress seen yet: back off from the start (each look at 3x the time of the previous)
+        return max(2 * elapsed, 1.0)
+    likely, earliest = end
+    left = likely - elapsed
+    if left > APPROACH_SECONDS:  # far: a fresh sample first, never past the earliest the copy can end
+        return max(min(left * REFINE_FRACTION, earliest - elapsed), left * MIN_FRACTION)
+    if left > 0:
+        return left
+    return max(OVERDUE_STEP_SECONDS, -left * OVERDUE_GROWTH)
