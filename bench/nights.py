@@ -147,6 +147,10 @@ def pipeline_doc(index: int) -> dict[str, Any]:
         source_region=TARGET_REGION,
         target_cluster_id=f"staging-{name}",
         database={**DEFAULT_PIPELINE["database"], "master_secret_id": f"aurora-restore/{name}/db-credentials"},
+        # The flow the polling loop runs too (copy, delete, restore), so both sides do the same work: a same-region
+        # `auto` pipeline would clone instead, and a `swap` adds its renames.
+        strategy="snapshot-copy",
+        cutover="replace",
     )
     return doc
 

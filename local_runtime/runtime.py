@@ -219,6 +219,7 @@ class LocalRuntime:
             next_item = self._queue.next_at()
             if next_item is None or next_item >= self._next_tick:
                 if self._next_tick > limit:
+                    self.clock.set(limit)  # the time passed, with nothing due in it
                     return False
                 self.clock.set(self._next_tick)
                 self._next_tick += timedelta(seconds=self._check.seconds)
@@ -226,6 +227,7 @@ class LocalRuntime:
                 self._invoke(Step.ORCHESTRATOR_CHECK, payload, "schedule", "schedule", 0)
                 continue
             if next_item > limit:  # left queued: a later call delivers it (popping it here would lose it)
+                self.clock.set(limit)
                 return False
             item = self._queue.pop()
             self.clock.set(item.at)

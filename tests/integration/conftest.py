@@ -25,6 +25,13 @@ def world() -> Iterator[World]:
 
 
 @pytest.fixture
+def swap_world() -> Iterator[World]:
+    """The demo world as shipped: a `swap` pipeline."""
+    with mock_aws(), rds_lifecycle():
+        yield World(default_config()).build()
+
+
+@pytest.fixture
 def runtime(world: World) -> LocalRuntime:
     return LocalRuntime(world.settings())
 

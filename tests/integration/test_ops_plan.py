@@ -62,7 +62,8 @@ def deployed_functions() -> dict[str, str]:
     return roles
 
 
-def test_plan_of_the_demo_world_shows_the_plan_and_exits_0(world: Any, monkeypatch: Any) -> None:
+def test_plan_of_the_demo_world_shows_the_plan_and_exits_0(swap_world: Any, monkeypatch: Any) -> None:
+    world = swap_world
     stack_env(world, monkeypatch)
     nightly_snapshot(world)
     code, text = cli("plan", "nightly")
