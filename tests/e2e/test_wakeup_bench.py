@@ -20,7 +20,7 @@ def test_the_pipeline_is_cheaper_than_polling_and_acts_within_one_event_delivery
 
     assert (ours.runs, ours.succeeded) == (1, 1)
     assert ours.invocations <= 40
-    assert ours.moved == 8, "open, copy, delete, restore, configure, archive, succeed, notify"
+    assert ours.moved == 9, "open, copy, delete, restore, configure, validate, archive, succeed, notify"
     assert sum(ours.calls.values()) <= 200 and ours.calls["scheduler"] >= 1
     assert max(ours.copy_looks) <= 15
     for wait in ("instances deleted", "cluster deleted", "restore", "master password"):
