@@ -56,7 +56,7 @@ def harness(aws: None, mariadb: Any) -> Callable[..., Harness]:
         config: dict[str, Any] | None = None, *, build: dict[str, Any] | None = None, **runtime_options: Any
     ) -> Harness:
         # Today's delete-then-restore cut-over unless a test asks otherwise: the suites before the swap assert its
-        # behaviour (tests/e2e/test_swap.py runs the default `swap` nights).
+        # behaviour (tests/e2e/test_swap_nights.py runs the default `swap` nights).
         world = World(config or default_config(cutover="replace")).build(**(build or {}))
         runtime_options.setdefault("default_database", mariadb)
         runtime = LocalRuntime(world.settings(), **runtime_options)

@@ -16,7 +16,7 @@ from local_runtime.world import default_config
 from shared.model import RunStatus
 from shared.naming import staging_cluster_id
 from tests.e2e.helpers import nightly, transitions
-from tests.e2e.test_swap import TARGET, as_found, cluster, members, run_watching_the_target
+from tests.e2e.test_swap_nights import TARGET, as_found, cluster, members, run_watching_the_target
 
 pytestmark = pytest.mark.mariadb
 
