@@ -21,30 +21,15 @@ understate the real difference; the items-read ratio is the one that carries ove
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from offline_env import prepare_offline  # bench/ is the script's own directory
 
-for _key, _value in {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "ERROR",
-}.items():
-    os.environ[_key] = _value
-os.environ.pop("AWS_PROFILE", None)
+prepare_offline()
 
 from moto import mock_aws  # noqa: E402
 
