@@ -174,6 +174,8 @@ def run_pipeline_night(night: Night, pipelines: int, database: Any) -> RunFigure
         faults=faults,
         default_database=SharedDatabase(database) if pipelines > 1 else database,
         manual_snapshot_quota=100_000,
+        # An account running hundreds of pipelines has its DB cluster and instance quotas raised (default 40 each).
+        account_quotas={"cluster_quota": 100_000, "instance_quota": 100_000},
         copy_progress=steady_progress(),
         wakeup_precision=night.precision,
     )

@@ -112,8 +112,11 @@ class RdsEmulator:
         apply_master_password: bool = True,
         manual_snapshot_quota: int = 100,
         copy_progress: tuple[tuple[float, int], ...] = COARSE_PROGRESS,
+        cluster_quota: int = DEFAULT_CLUSTER_QUOTA,
+        instance_quota: int = DEFAULT_INSTANCE_QUOTA,
     ) -> None:
         self.timeline = timeline
+        self.cluster_quota, self.instance_quota = cluster_quota, instance_quota  # an account may have them raised
         self.copy_progress = copy_progress
         self.durations = durations
         self.account = account
@@ -163,8 +166,8 @@ class RdsEmulator:
         backend = self.backend(region)
         used = {
             "ManualClusterSnapshots": (self._manual_snapshots(region), self.manual_snapshot_quota),
-            "DBClusters": (len(backend.clusters), DEFAULT_CLUSTER_QUOTA),
-            "DBInstances": (len(backend.databases), DEFAULT_INSTANCE_QUOTA),
+            "DBClusters": (len(backend.clusters), self.cluster_quota),
+            "DBInstances": (len(backend.databases), self.instance_quota),
         }
         return [{"AccountQuotaName": name, "Used": count, "Max": top} for name, (count, top) in used.items()]
 

@@ -109,6 +109,7 @@ class LocalRuntime:
         template: dict[str, Any] | None = None,
         apply_master_password: bool = True,
         manual_snapshot_quota: int = 100,
+        account_quotas: dict[str, int] | None = None,
         timeouts: dict[Step, float] | None = None,
         crash_during_sql: list[str] | None = None,
         wakeup_precision: Precision = "minute",
@@ -132,6 +133,7 @@ class LocalRuntime:
             apply_master_password=apply_master_password,
             manual_snapshot_quota=manual_snapshot_quota,
             copy_progress=copy_progress,
+            **(account_quotas or {}),
         )
         self.deliveries: list[Delivery] = []
         self.on_failure: list[Delivery] = []

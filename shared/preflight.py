@@ -373,7 +373,9 @@ def _account_limits(pipeline: PipelineConfig, quotas: dict[str, SnapshotQuota], 
             findings.append(warning("quota", f"{what}: could not check: {why}"))
             continue
         need = extra.get(name, 0)
-        if quota.used + need > quota.max:
+        if need == 0 and quota.used > quota.max:  # a replace frees the old target before it restores: adds none
+            findings.append(warning("quota", f"{what} {quota.used}/{quota.max}: over the quota; the run adds none"))
+        elif quota.used + need > quota.max:
             findings.append(
                 blocker(
                     "quota", "QuotaExceeded", f"{what} {quota.used}/{quota.max}: the run needs {need} more at its peak"

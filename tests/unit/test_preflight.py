@@ -166,6 +166,17 @@ def test_quotas_clusters_instances_and_copies_in_flight() -> None:
     assert any("5 snapshot copies in flight" in f.detail and f.level == "warning" for f in plan.findings)
 
 
+def test_a_replace_over_the_cluster_quota_is_warned_not_blocked_it_adds_no_cluster() -> None:
+    fakes = healthy(Fakes(config=make_config(pipeline_doc(cutover="replace"))))
+    fakes.probe_in("us-west-2").quotas["DBClusters"] = SnapshotQuota(used=50, max=40)
+    plan = run_plan(fakes)
+    assert not [b for b in plan.blockers if b.code == "QuotaExceeded"]
+    assert any("DB clusters 50/40: over the quota; the run adds none" in f.detail for f in plan.findings)
+    swap = healthy(swap_fakes())
+    swap.probe_in("us-west-2").quotas["DBClusters"] = SnapshotQuota(used=50, max=40)
+    assert "DB clusters 50/40" in blocker(run_plan(swap), "QuotaExceeded").detail
+
+
 def test_what_cannot_be_observed_is_a_warning_never_a_pass_or_a_blocker() -> None:
     fakes = healthy(swap_fakes())
     probe = fakes.probe_in("us-west-2")
