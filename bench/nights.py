@@ -101,6 +101,7 @@ class MeasuredRuntime(LocalRuntime):
         super().__init__(*args, **kwargs)
         self.happened: list[tuple[datetime, str, str]] = []  # (time, EventID, resource id)
         self.rds_params: list[tuple[datetime, str, dict[str, Any]]] = []  # successful calls
+        self.copy_looks: Counter[str] = Counter()  # copy-status looks (DescribeDBClusterSnapshots) per snapshot id
 
     def count_call(self, service: str, operation: str) -> None:
         self.published += operation == "Publish"
@@ -112,6 +113,8 @@ class MeasuredRuntime(LocalRuntime):
 
     def after_rds_call(self, region: str, operation: str, params: dict[str, Any]) -> None:
         self.rds_params.append((self.clock.now(), operation, dict(params)))
+        if operation == "DescribeDBClusterSnapshots" and self._invoking == Step.CHECK_COPY_STATUS.value:
+            self.copy_looks[str(params.get("DBClusterSnapshotIdentifier"))] += 1
         super().after_rds_call(region, operation, params)
 
 
@@ -216,9 +219,7 @@ def measure(runtime: MeasuredRuntime, runs: list[Run]) -> RunFigures:
     for run in runs:
         for wait, delay in detection_delays(runtime, run).items():
             figures.delays[wait].append(delay)
-        figures.copy_looks.append(
-            sum(1 for r in store.audit_trail(run.run_id) if r.step == Step.CHECK_COPY_STATUS and r.kind != "ignored")
-        )
+        figures.copy_looks.append(runtime.copy_looks[run.copy_snapshot_id])
     return figures
 
 

@@ -32,6 +32,9 @@ FUNCTIONS: tuple[FunctionInfra, ...] = (
         Step.CHECK_COPY_STATUS,
         "Polls the copy (Aurora emits no copy-finished event).",
         ("CopySnapshotsPolicy", "DiscardFailedCopiesPolicy"),
+        # Its wake-ups come up to two minutes early (EventBridge Scheduler fires within the minute asked) and it
+        # waits the rest, then looks in short steps, inside the invocation (StepTurn.wait_here): 300 s covers it.
+        extra="Timeout: 300\n",
     ),
     FunctionInfra(
         Step.DELETE_RDS,

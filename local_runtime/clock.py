@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 
 class SimClock:
@@ -10,6 +11,14 @@ class SimClock:
 
     def __init__(self, start: datetime) -> None:
         self._now = start
+        # What happens while a handler sleeps (the runtime processes what falls due meanwhile); None: nothing does.
+        self.while_asleep: Callable[[datetime], None] | None = None
+
+    def sleep(self, seconds: float) -> None:
+        until = self._now + timedelta(seconds=seconds)
+        if self.while_asleep is not None:
+            self.while_asleep(until)
+        self.set(until)
 
     def now(self) -> datetime:
         return self._now

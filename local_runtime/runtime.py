@@ -167,6 +167,8 @@ class LocalRuntime:
             self.deps.idempotency = None
         self._check = ScheduledCheck.from_template(self._template, self._specs)
         self._next_tick = self.clock.now() + timedelta(seconds=self._check.seconds)
+        self._contexts: list[FakeLambdaContext] = []  # the invocations running, innermost last
+        self.clock.while_asleep = self._while_asleep
 
     # Lookups -----------------------------------------------------------------------------------------------------
     @property
@@ -218,26 +220,42 @@ class LocalRuntime:
         """Process events and scheduled checks in time order until `done()` or the time limit."""
         limit = self.clock.now() + timedelta(seconds=max_seconds)
         while not done():
-            next_item = self._queue.next_at()
-            if next_item is None or next_item >= self._next_tick:
-                if self._next_tick > limit:
-                    self.clock.set(limit)  # the time passed, with nothing due in it
-                    return False
-                self.clock.set(self._next_tick)
-                self._next_tick += timedelta(seconds=self._check.seconds)
-                payload = self._check.payload(self.clock.now(), self.account)
-                self._invoke(Step.ORCHESTRATOR_CHECK, payload, "schedule", "schedule", 0)
-                continue
-            if next_item > limit:  # left queued: a later call delivers it (popping it here would lose it)
-                self.clock.set(limit)
+            if not self._next_due(limit):
                 return False
-            item = self._queue.pop()
-            self.clock.set(item.at)
-            if item.kind == ACTION:
-                item.payload()
-            else:
-                self._route(*item.payload)
         return True
+
+    def _next_due(self, limit: datetime) -> bool:
+        """Process the next thing due (an event, an emulator change, the periodic check) if it falls due by `limit`;
+        else move the clock to `limit` and say False (what is queued stays queued for a later call)."""
+        next_item = self._queue.next_at()
+        if next_item is None or next_item >= self._next_tick:
+            if self._next_tick > limit:
+                self.clock.set(limit)  # the time passed, with nothing due in it
+                return False
+            self.clock.set(self._next_tick)
+            self._next_tick += timedelta(seconds=self._check.seconds)
+            payload = self._check.payload(self.clock.now(), self.account)
+            self._invoke(Step.ORCHESTRATOR_CHECK, payload, "schedule", "schedule", 0)
+            return True
+        if next_item > limit:
+            self.clock.set(limit)
+            return False
+        item = self._queue.pop()
+        self.clock.set(item.at)
+        if item.kind == ACTION:
+            item.payload()
+        else:
+            self._route(*item.payload)
+        return True
+
+    def _while_asleep(self, until: datetime) -> None:
+        """A handler waits in place (StepTurn.wait_here): what falls due meanwhile happens, as around a running
+        Lambda (other deliveries are other invocations, run here nested), and its time left shrinks by the wait."""
+        seconds = (until - self.clock.now()).total_seconds()
+        if self._contexts:
+            self._contexts[-1].deadline -= seconds
+        while self._next_due(until):
+            pass
 
     def _route(
         self, bus: str, envelope: dict[str, Any], only: Step | None, attempt: int, concurrent: bool = False
@@ -258,6 +276,7 @@ class LocalRuntime:
             self.write_faults.interleave(lambda: self._invoke(step, envelope, bus, key, attempt))
         handler = self._handlers[step]
         context = FakeLambdaContext(self._function_names[step], self.timeouts[step])
+        self._contexts.append(context)
         delivery = Delivery(self.clock.now(), bus, str(envelope.get("detail-type")), key, step.value, attempt, "")
         self.deliveries.append(delivery)
         outer, self._invoking = self._invoking, step.value
@@ -277,6 +296,7 @@ class LocalRuntime:
             self._lambda_retry(step, bus, envelope, attempt, delivery)
         finally:
             self._invoking = outer
+            self._contexts.remove(context)
 
     def _lambda_retry(self, step: Step, bus: str, envelope: dict[str, Any], attempt: int, delivery: Delivery) -> None:
         if attempt < len(LAMBDA_RETRY_DELAYS):

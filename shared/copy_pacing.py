@@ -21,6 +21,7 @@ The state's `min_poll_seconds` / `max_poll_seconds` still bound every delay (Ste
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from shared.model import ProgressSample
@@ -31,6 +32,7 @@ REFINE_FRACTION = 0.6  # farther: look after this fraction of the time left ...
 MIN_FRACTION = 0.25  # ... or sooner, down to this fraction, while the end is uncertain
 OVERDUE_STEP_SECONDS = 15.0  # past the predicted end and not done: first look again this soon ...
 OVERDUE_GROWTH = 0.5  # ... then after this fraction of the time overdue
+LINE_FIT_POINTS = 10  # the newest brackets a line is fitted through (a few corners to try, not hundreds)
 
 
 def record(start: datetime, samples: list[ProgressSample], at: datetime, percent: int) -> list[ProgressSample]:
@@ -62,12 +64,26 @@ def crossings(start: datetime, samples: list[ProgressSample]) -> list[tuple[floa
 
 
 def predicted_end(start: datetime, samples: list[ProgressSample]) -> tuple[float, float] | None:
-    """(likely, earliest) seconds after `start` at which the copy reaches 100%, or None before any progress. The
-    likely end follows the line through the middles of the oldest and newest brackets (from the start when there
-    is one); the earliest, the steepest line the brackets allow."""
+    """(likely, earliest) seconds after `start` at which the copy reaches 100%, or None before any progress.
+
+    A steady copy reaches p% at `a + b*p` seconds (`a >= 0`: nothing before the start). Each look bounds that line:
+    the value it saw was reached by then and after the last look that saw less, and, when the value moves in 1%
+    steps, the next value was not reached yet. The lines that fit every bound end between `earliest` and `latest`,
+    and the likely end is the middle. If no line fits (coarse or uneven steps), the next value's bound is dropped;
+    if still none fits, the line through the middles of the oldest and newest brackets is used."""
     points = crossings(start, samples)
     if not points:
         return None
+    recent = points[-LINE_FIT_POINTS:]
+    looked = [((s.at - start).total_seconds(), s.percent) for s in samples[-LINE_FIT_POINTS:] if s.percent < 100]
+    not_yet = [(percent + 1, at, math.inf) for at, percent in looked]  # the value after the one seen: not reached
+    brackets = [(percent, low, high) for low, high, percent in recent]
+    unfinished = [(100, looked[-1][0], math.inf)] if looked else []
+    for bounds in (brackets + not_yet, brackets + unfinished):
+        window = _ends_of_fitting_lines(bounds)
+        if window is not None and len(points) + len(looked) > 2:
+            earliest, latest = window
+            return (earliest + latest) / 2, earliest
     newest = points[-1]
     oldest = points[0] if len(points) > 1 else (0.0, 0.0, 0)
     rise = newest[2] - oldest[2]
@@ -80,6 +96,32 @@ def predicted_end(start: datetime, samples: list[ProgressSample]) -> tuple[float
     return likely, min(earliest, likely)
 
 
+Bound = tuple[int, float, float]  # (percent, low, high): the line reaches `percent` between `low` and `high` seconds
+
+
+def _ends_of_fitting_lines(bounds: list[Bound]) -> tuple[float, float] | None:
+    """(earliest, latest) `a + 100*b` over the lines `t = a + b*p` with `a >= 0`, `b >= 0` and every bound; None
+    when none fits. A bracket's finite end bounds the polygon; the extremes of a linear objective over it are at
+    its corners, where two bounds' lines cross (a few dozen bounds: a few hundred pairs)."""
+    bounds = [(0, 0.0, math.inf), *bounds]
+    lines = [(p, edge) for p, low, high in bounds for edge in (low, high) if math.isfinite(edge)]
+
+    def fits(a: float, b: float) -> bool:
+        slack = 1e-6 * max(1.0, abs(a) + abs(b) * 100)
+        return b >= 0 and all(low - slack <= a + b * p <= high + slack for p, low, high in bounds)
+
+    corners = [(c, 0.0) for _, c in lines]  # where a line meets b = 0 (a copy that jumps to its end)
+    for i, (p1, c1) in enumerate(lines):
+        for p2, c2 in lines[i + 1 :]:
+            if p1 != p2:
+                b = (c1 - c2) / (p1 - p2)
+                corners.append((c1 - p1 * b, b))
+    ends = [a + 100 * b for a, b in corners if fits(a, b)]
+    if not ends:
+        return None
+    return min(ends), max(ends)
+
+
 def next_look_seconds(start: datetime, now: datetime, samples: list[ProgressSample]) -> float:
     """Seconds from `now` to the next look at a copy started at `start`, given its samples (this look included)."""
     elapsed = max((now - start).total_seconds(), 0.0)
@@ -88,8 +130,10 @@ def next_look_seconds(start: datetime, now: datetime, samples: list[ProgressSamp
         return max(2 * elapsed, 1.0)
     likely, earliest = end
     left = likely - elapsed
+    if left > APPROACH_SECONDS and likely - earliest <= APPROACH_SECONDS / 2:
+        return earliest - elapsed  # far, but the end is known closely: straight to the earliest it can come
     if left > APPROACH_SECONDS:  # far: a fresh sample first, never past the earliest the copy can end
         return max(min(left * REFINE_FRACTION, earliest - elapsed), left * MIN_FRACTION)
-    if left > 0:
-        return left
+    if left >= 1:  # near: at the likely end, but in steps no shorter than the overdue step
+        return max(left, OVERDUE_STEP_SECONDS)
     return max(OVERDUE_STEP_SECONDS, -left * OVERDUE_GROWTH)

@@ -83,11 +83,12 @@ def _take_turn(route: Route, event: Event, deps: Deps) -> Outcome:
             deps.store, deps.log, now, step=step.value, kind="ignored", message=problem, trigger=event.trigger
         )
         return Outcome(step=step.value, result="ignored", detail=problem)
-    turn = StepTurn(deps, run, step, event.trigger)
+    check = event.detail if isinstance(event, PipelineTrigger) else None
+    look_at = check.look_at if isinstance(check, RunCheckDueDetail) else None
+    turn = StepTurn(deps, run, step, event.trigger, look_at)
     if run.status not in route.acts_in:
         turn.ignore(f"run is {run.status.value}; {step.value} acts on {sorted(s.value for s in route.acts_in)}")
         return Outcome(step=step.value, result="ignored", run_id=run.run_id, detail=run.status.value)
-    check = event.detail if isinstance(event, PipelineTrigger) else None
     if isinstance(check, RunCheckDueDetail) and check.run_version != run.version:
         turn.ignore(f"stale check (v{check.run_version}, run is v{run.version})")
         return Outcome(step=step.value, result="ignored", run_id=run.run_id, detail="stale check")

@@ -78,6 +78,8 @@ class PipelineDetail(BaseModel):
 
 class RunCheckDueDetail(PipelineDetail):
     status: RunStatus
+    # When the look is due, on a wake-up asked for early (the step waits until then in place); None: look now.
+    look_at: datetime | None = None
 
 
 class RunFinishedDetail(PipelineDetail):

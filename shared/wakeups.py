@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # Schedule names: 1-64 characters of [0-9a-zA-Z-_.] (CreateSchedule, Name;
 # https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html).
 NAME_MAX = 64
+WAKEUP_PRECISION_SECONDS = 60  # "invoke their targets with 60 second precision" (schedule-types.html)
 _NOT_ALLOWED = re.compile(r"[^0-9A-Za-z_.-]")
 
 
@@ -39,6 +40,14 @@ def at_expression(moment: datetime) -> str:
     if whole < moment:
         whole += timedelta(seconds=1)
     return f"at({whole.strftime('%Y-%m-%dT%H:%M:%S')})"
+
+
+def minute_before(moment: datetime) -> datetime:
+    """A time whose wake-up comes at or before `moment`: the scheduler invokes a schedule set for 1:00 "between
+    1:00:00 and 1:00:59" (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html), so ask for
+    the whole minute that starts one to two minutes before. Whole minutes, so that how a seconds value moves the
+    firing within its minute (UNVERIFIED) does not matter."""
+    return (moment - timedelta(seconds=WAKEUP_PRECISION_SECONDS)).replace(second=0, microsecond=0)
 
 
 def parse_at(expression: str) -> datetime | None:

@@ -29,10 +29,14 @@ from shared.naming import lock_key_for
 from shared.routing import ROUTES
 from shared.steps.context import Deps
 from shared.transitions import STATES, DetailType, Step, can_transition
-from shared.wakeups import wakeup_name
+from shared.wakeups import minute_before, wakeup_name
 
 # A terminal run whose Run{Succeeded,Failed} event got lost is re-notified by the check after this long.
 NOTIFY_FALLBACK = timedelta(minutes=2)
+# Kept back from a wait in place for the work after it (a look, the state write, the audit, a wake-up).
+IN_PLACE_RESERVE_SECONDS = 20.0
+# Longer waits are cheaper as a wake-up than as a Lambda kept waiting.
+IN_PLACE_MAX_SECONDS = 150.0
 
 
 def entry_fields(pipeline: PipelineConfig | None, status: RunStatus, now: datetime) -> dict[str, Any]:
@@ -78,11 +82,14 @@ def event_detail(run: Run, detail_type: DetailType, message: str = "") -> Pipeli
 class StepTurn:
     """One step acting on one run, for one delivery (`trigger` names what woke it, for the audit)."""
 
-    def __init__(self, deps: Deps, run: Run, step: Step | str, trigger: str | None) -> None:
+    def __init__(
+        self, deps: Deps, run: Run, step: Step | str, trigger: str | None, look_at: datetime | None = None
+    ) -> None:
         self.deps = deps
         self.run = run
         self.step = step.value if isinstance(step, Step) else step
         self.trigger = trigger
+        self.look_at = look_at  # a wake-up that came early names when the look is due (RunCheckDueDetail.look_at)
 
     def now(self) -> datetime:
         return self.deps.clock.now()
@@ -139,11 +146,14 @@ class StepTurn:
         *,
         code: str | None = None,
         woken_by: str | None = None,
+        finish_in_place: bool = False,
         **changes: Any,
     ) -> Run | None:
         """Nothing to do yet: look again after `delay_seconds` (bounded by the state's policy and deadline), woken
         exactly then. `woken_by` names the event that ends this wait (an RDS event such as RDS-EVENT-0171, or a pipeline
         event the step emitted): it wakes the step, so no wake-up is asked for; the periodic check looks if it is lost.
+        `finish_in_place`: the step, woken up to two minutes early, waits the rest itself (`wait_here`), so its look
+        lands at the second asked rather than somewhere in the scheduler's minute.
         `code` tags the audit line with the AWS error code that made the step wait, if any."""
         now = self.now()
         if now >= self.run.deadline_at:
@@ -154,7 +164,17 @@ class StepTurn:
         updates = {"next_check_at": next_at, "updated_at": now, "checks": self.run.checks + 1, **changes}
         look = f"next look in {int(delay)}s" if woken_by is None else f"woken by {woken_by}"
         stored = self._write(updates, self._audit("decision", f"{message}; {look}", code=code), None)
-        return stored if woken_by is not None else self._wake_up(stored)
+        return stored if woken_by is not None else self._wake_up(stored, early=finish_in_place)
+
+    def wait_here(self, seconds: float) -> bool:
+        """Wait `seconds` inside this invocation, if its time left allows (keeping IN_PLACE_RESERVE_SECONDS for the
+        work after). False: too long here; `wait` instead. Lambda bills the time, not another invocation."""
+        if seconds <= 0:
+            return True
+        if seconds > min(IN_PLACE_MAX_SECONDS, self.deps.time_left() - IN_PLACE_RESERVE_SECONDS):
+            return False
+        self.deps.clock.sleep(seconds)
+        return True
 
     def wait_while_busy(self, error: ResourceBusy) -> Run | None:
         """AWS is busy with the resource (a backup, maintenance, every copy slot taken): waiting is not failing.
@@ -247,14 +267,18 @@ class StepTurn:
             )
 
     # ---- plumbing --------------------------------------------------------------------------------------------
-    def _wake_up(self, run: Run | None) -> Run | None:
-        """Ask for a wake-up of `run` (as just stored) at its next check. A failure costs promptness only: the
-        periodic check finds the run when it is due."""
+    def _wake_up(self, run: Run | None, early: bool = False) -> Run | None:
+        """Ask for a wake-up of `run` (as just stored) at its next check, or `early`, never after it (for a step that
+        waits the rest in place). A failure costs promptness only: the periodic check finds the run when due."""
         if run is None:
             return None
         detail = event_detail(run, DetailType.RUN_CHECK_DUE)
+        at = run.next_check_at
+        if early and minute_before(at) > self.now() and isinstance(detail, RunCheckDueDetail):
+            at = minute_before(at)
+            detail.look_at = run.next_check_at
         try:
-            self.deps.wakeups.wake_at(wakeup_name(run), run.next_check_at, detail)
+            self.deps.wakeups.wake_at(wakeup_name(run), at, detail)
         except PipelineError as exc:
             self.deps.metric("WakeUpsNotScheduled", 1)
             self.deps.log.warning(

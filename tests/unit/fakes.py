@@ -82,6 +82,8 @@ class FakeClock:
 
     def __init__(self, now: datetime = T0) -> None:
         self._now = now
+        self.slept: list[float] = []
+        self.on_sleep: Callable[[], None] | None = None
 
     def now(self) -> datetime:
         return self._now
@@ -92,6 +94,13 @@ class FakeClock:
     def advance(self, **delta: float) -> datetime:
         self._now += timedelta(**delta)
         return self._now
+
+    def sleep(self, seconds: float) -> None:
+        """A step waiting in place: the time moves, and `on_sleep` (if a test set one) changes the world."""
+        self.slept.append(seconds)
+        self._now += timedelta(seconds=seconds)
+        if self.on_sleep is not None:
+            self.on_sleep()
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,13 @@ def test_the_end_is_predicted_through_the_middles_of_the_brackets() -> None:
     [
         ([(20, 0)], 40),  # no progress yet: back off from the start (next look at 3x the elapsed time)
         ([(20, 0), (60, 0)], 120),
-        ([(1000, 10)], 1000),  # 10% somewhere in the first 1000 s: the end is uncertain, look after 1/4 of the rest
-        ([(500, 5), (1000, 10)], 2187.5),  # likely 1% per 100 s, but the brackets allow faster: 1/4 of the rest
-        ([(1000, 10), (8000, 80), (8100, 81), (9700, 97)], pytest.approx(300, abs=60)),  # near: at the end
+        # 10% somewhere in the first 1000 s: the end can be anywhere from 1000 to 10000 s, look after 1/4 of the rest
+        ([(1000, 10)], 1125),
+        # 5% seen by 500 s but not 6%, 10% by 1000 s but not 11%: the end lies in 8,417-10,000 s; a fresh sample
+        # first, after 0.6 of the time to the middle
+        ([(500, 5), (1000, 10)], pytest.approx(0.6 * (9_208 - 1000), abs=1)),
+        # the end is known closely (9,898-10,000 s): straight to the earliest it can come
+        ([(1000, 10), (8000, 80), (8100, 81), (9700, 97)], pytest.approx(198, abs=1)),
     ],
 )
 def test_the_next_look_converges_on_the_predicted_end(points: list[tuple[float, int]], expected: float) -> None:
@@ -128,14 +132,38 @@ def test_copy_check_keeps_a_sample_and_is_woken_at_its_next_look() -> None:
     fakes = Fakes()
     run = given_copying(fakes, "copying", percent=60)
     fakes.clock.set(T0 + timedelta(minutes=6))
+    fakes.timer.new_invocation(45)  # too little time left to wait here for the next look
     check_copy(fakes, run)
     stored = fakes.store.run()
     assert stored.copy_percent == 60 and stored.checks == 1
     assert stored.copy_samples == [sample(0, 0), sample(360, 60)]
-    # 60% reached by the bracket's middle (3 min) puts the end at 5 min, already past: look again soon
-    assert stored.next_check_at == fakes.clock.now() + timedelta(seconds=30)
+    # 60% by 6 min but not 61%: the end lies between 6 and 10 min; near, so look at the middle, 2 min from now
+    assert stored.next_check_at == fakes.clock.now() + timedelta(seconds=120)
+    # woken in the whole minute before (the scheduler fires within the minute asked), told when the look is due
     [wake_up] = fakes.wakeups.requested
-    assert (wake_up.at, wake_up.detail["run_version"]) == (stored.next_check_at, stored.version)
+    assert (wake_up.at, wake_up.detail["run_version"]) == (T0 + timedelta(minutes=7), stored.version)
+    assert wake_up.detail["look_at"] == "2026-11-25T03:18:00Z" and stored.next_check_at == T0 + timedelta(minutes=8)
+
+
+def test_a_copy_check_woken_early_waits_in_place_for_its_look_and_notices_the_end_within_its_steps() -> None:
+    fakes = Fakes()
+    run = given_copying(fakes, "copying", percent=99)
+    run = fakes.store.seed(run.model_copy(update={"copy_samples": [sample(0, 0), sample(300, 50), sample(590, 98)]}))
+    fakes.clock.set(T0 + timedelta(seconds=600))
+    fakes.timer.new_invocation(300)
+    look_at = T0 + timedelta(seconds=640)
+
+    def finish_after_a_while() -> None:  # the copy ends 25 s after the look asked for
+        if fakes.clock.now() >= look_at + timedelta(seconds=25):
+            fakes.target.set_status(run.copy_snapshot_id, "available")
+
+    fakes.clock.on_sleep = finish_after_a_while
+    check_copy_status.act(StepTurn(fakes.deps, run, Step.CHECK_COPY_STATUS, "RunCheckDue", look_at=look_at))
+    assert fakes.clock.slept[0] == 40  # the rest of the early wake-up, in place
+    assert fakes.store.run().status is S.REPLACING_TARGET
+    assert fakes.clock.now() - (look_at + timedelta(seconds=25)) <= timedelta(seconds=15)  # one short step late
+    assert fakes.wakeups.requested == []  # no wake-up per step
+    assert len(fakes.target.calls_to("find_cluster_snapshot")) == 1 + len(fakes.clock.slept) - 1
 
 
 def test_available_copy_moves_the_run_on_and_announces_it() -> None:
