@@ -6,16 +6,19 @@ transferred" (DBClusterSnapshot, https://docs.aws.amazon.com/AmazonRDS/latest/AP
 an integer; Aurora emits no event when a cluster-snapshot copy ends (Aurora UG, event categories), and how evenly
 the value moves is not documented (UNVERIFIED: it may sit at 0 for a while, move in coarse jumps or stall). So:
 
-- Each look keeps a sample (time, percent) on the run. A value is known to have been reached between the last look
-  that saw less and the first look that saw it: its crossing time is taken as the middle of that bracket, which
-  corrects for the lag of a coarse or late-seen value.
-- The rate is the slope between the oldest and the newest crossing (from the copy's start when there is one
-  crossing), and the predicted end is where that line reaches 100%.
-- Far from the end, the next look is at a fraction of the time left (a fresh sample sharpens the prediction); near
-  it, at the predicted end; past it (a stalled or slower copy), the looks start close and spread out again with the
-  time overdue, so a stalled copy costs few looks.
+- Each look keeps a sample (time, percent) on the run. A value was reached between the last look that saw less
+  and the first look that saw it (a bracket); with 1% steps, the value after the one seen was not reached yet.
+- A steady copy reaches p% at `a + b*p` seconds. The lines that satisfy every bracket and every "not yet" bound
+  end between an earliest and a latest time; the predicted end is the middle. Two looks far apart already pin it
+  within a few percent of the copy's length. When no line fits (coarse or uneven steps), the "not yet" bounds are
+  dropped; when still none fits, the line through the middles of the oldest and newest brackets is used.
+- Far from the end, the next look is at a fraction of the time left (a fresh sample narrows the window), or
+  straight at the earliest possible end once the window is narrow; near it, at the predicted end, in steps of at
+  least OVERDUE_STEP_SECONDS; past it (a stalled or slower copy), the looks start close and spread out again with
+  the time overdue, so a stalled copy costs few looks.
 - Before any progress, the looks back off geometrically from the copy's start.
 
+check-copy-status waits the short ones in place (StepTurn.wait_here) and asks for a wake-up, early, for the rest.
 The state's `min_poll_seconds` / `max_poll_seconds` still bound every delay (StepTurn.wait).
 """
 
