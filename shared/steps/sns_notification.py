@@ -16,6 +16,7 @@ from shared import evidence, report
 from shared.errors import PipelineError
 from shared.model import Run, RunStatus
 from shared.steps.on_failure import clean_up
+from shared.steps.trigger_watch import open_deferred_now
 from shared.steps.turn import StepTurn
 
 CLAIM_TTL = timedelta(minutes=5)
@@ -47,6 +48,10 @@ def act(turn: StepTurn) -> None:
     turn.deps.metric(outcome_metric, 1)
     turn.deps.pipeline_metric(outcome_metric, claimed.pipeline, 1)  # the per-pipeline "no successful run" alarm
     turn.moved(claimed).claim(f"{claimed.status.value} notification published", kind="notified", notified_at=turn.now())
+    try:  # a snapshot trigger deferred while this run held the target opens now, not at the check's next tick
+        open_deferred_now(turn.deps, turn.pipeline, turn.step)
+    except PipelineError as exc:
+        turn.deps.log.warning("deferred trigger not opened; the check will", extra={"code": exc.code})
 
 
 def keep_evidence(turn: StepTurn) -> None:

@@ -83,15 +83,31 @@ def watch_pipeline(deps: Deps, pipeline: PipelineConfig, summary: WatchSummary) 
         deps.log.info("watch changed meanwhile", extra={"pipeline": pipeline.name})
 
 
+def open_deferred_now(deps: Deps, pipeline: PipelineConfig, step: str) -> bool:
+    """The run that held the target has ended and been reported: open a trigger deferred meanwhile now rather
+    than at the check's next tick. Best effort (the check's tick does the same if this fails); True if opened."""
+    stored = deps.store.get_watch(pipeline.name)
+    lock = lock_key_for(pipeline.target_region, pipeline.target_cluster_id)
+    if stored is None or stored.deferred is None or deps.store.lock_holder(lock) is not None:
+        return False
+    summary = WatchSummary()
+    changes = _open_deferred(deps, pipeline, stored.deferred, summary, step)
+    try:
+        deps.store.put_watch(stored.model_copy(update={**changes, "updated_at": deps.clock.now()}), stored.version)
+    except StaleWatchError:  # the check's tick got there first: it opened or will open it
+        deps.log.info("watch changed meanwhile", extra={"pipeline": pipeline.name})
+    return summary.deferred_opened > 0
+
+
 def _open_deferred(
-    deps: Deps, pipeline: PipelineConfig, deferred: DeferredTrigger, summary: WatchSummary
+    deps: Deps, pipeline: PipelineConfig, deferred: DeferredTrigger, summary: WatchSummary, step: str = STEP
 ) -> dict[str, Any]:
     """The target is free: open the deferred trigger's run (its id is the one the trigger would have had)."""
     snapshot = deps.rds_for(pipeline.source_region).find_cluster_snapshot(deferred.snapshot_id)
     if snapshot is None or snapshot.arn != deferred.snapshot_arn:
         gone = f"deferred snapshot {deferred.snapshot_id} no longer exists in {pipeline.source_region}"
         record(deps, "refused", gone, trigger=deferred.trigger, pipeline=pipeline.name, code="SnapshotNotUsable",
-               notify=True, step=STEP)  # fmt: skip
+               notify=True, step=step)  # fmt: skip
         return {"deferred": None}
     opening = Opening(
         deferred.kind,
@@ -99,7 +115,7 @@ def _open_deferred(
         snapshot.created_at or deferred.snapshot_created_at,
         deferred.trigger,
         why=f"deferred at {iso(deferred.deferred_at)} while run {deferred.blocked_by} held the target",
-        step=STEP,
+        step=step,
     )
     result = open_run(deps, pipeline, snapshot, opening)
     if isinstance(result, Busy):  # another trigger took the target first: wait for that run to end

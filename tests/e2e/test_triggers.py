@@ -173,11 +173,11 @@ def test_snapshot_arriving_during_a_run_is_restored_after_it_ends(harness: Any) 
     first, second = sorted(runs, key=lambda r: r.created_at)
     assert (first.source_snapshot_id, second.source_snapshot_id) == (yesterday, tonight)
     assert first.status.value == second.status.value == "SUCCEEDED"
-    # opened by the safety-net check after the run ended (its rate: 15 minutes)
-    assert first.ended_at is not None and first.ended_at <= second.created_at <= first.ended_at + timedelta(minutes=16)
+    # opened as soon as the first run was reported (not at the safety-net check's next tick)
+    assert first.ended_at is not None and first.ended_at <= second.created_at <= first.ended_at + timedelta(minutes=1)
     assert second.trigger == "rds-event" and tonight in second.trigger_detail
     opened = h.trail(second.run_id)[0]
-    assert opened.step == "orchestrator-check" and f"while run {first.run_id} held the target" in opened.message
+    assert opened.step == "sns-notification" and f"while run {first.run_id} held the target" in opened.message
     [busy] = refusals(h, "TargetBusy")
     assert f"snapshot {tonight}" in busy.message and "restored once run" in busy.message
     assert target_run_tag(h) == second.run_id

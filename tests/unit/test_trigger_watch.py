@@ -11,7 +11,7 @@ from shared import dispatch
 from shared.model import DeferredTrigger, PipelineWatch, Run, RunStatus
 from shared.naming import lock_key_for, run_id_for
 from shared.outside_run import pipeline_subject
-from shared.steps.trigger_watch import RETRY, watch_triggers
+from shared.steps.trigger_watch import RETRY, open_deferred_now, watch_triggers
 from shared.transitions import Step
 from tests.unit.fakes import ACCOUNT, T0, Fakes, make_config, make_run, pipeline_doc, rds_event
 
@@ -272,6 +272,20 @@ def test_deferred_trigger_is_opened_once_the_target_is_free() -> None:
         "deferred at 2026-11-25T03:11:00Z while run 20261125t0200-bbbbbbbbbb held the target"
     )
     assert watch(fakes).deferred is None
+
+
+def test_the_ended_run_s_notification_opens_the_deferred_trigger_at_once_and_only_once_free() -> None:
+    fakes = watched()
+    with_deferred(fakes)
+    holder = fakes.store.seed(make_run(RunStatus.RESTORING, run_id="20261125t0200-bbbbbbbbbb"))
+    assert not open_deferred_now(fakes.deps, fakes.deps.config.pipelines[0], "sns-notification")  # still held
+    assert watch(fakes).deferred is not None
+    fakes.store.seed(holder.model_copy(update={"status": RunStatus.SUCCEEDED}))
+    fakes.store.locks.clear()
+    assert open_deferred_now(fakes.deps, fakes.deps.config.pipelines[0], "sns-notification")
+    [opened] = fakes.store.audit_trail(run_of(fakes, TONIGHT).run_id)
+    assert opened.step == "sns-notification" and watch(fakes).deferred is None
+    assert not open_deferred_now(fakes.deps, fakes.deps.config.pipelines[0], "sns-notification")  # nothing left
 
 
 def test_deferred_trigger_waits_while_the_target_is_held() -> None:
