@@ -121,9 +121,9 @@ class MeasuredRuntime(LocalRuntime):
 class SharedDatabase:
     """One local MariaDB standing in for every pipeline's cluster on a night of N pipelines. The emulator seeds a
     restored cluster's server (production's data and accounts, every other account dropped, the master password
-    reset); here only the first restore does, so a later restore never undoes what another pipeline is configuring.
-    Each pipeline's master password is set by its own ModifyDBCluster, and their database steps are minutes apart
-    (STAGGER), so each finds its own."""
+    reset); here only the first restore does, so a later restore never undoes what another pipeline is configuring;
+    the later ones add their own master user (each pipeline's clusters have their own, `admin_<pipeline>`, whose
+    password its own ModifyDBCluster sets), so two pipelines' database steps never race for one password."""
 
     def __init__(self, server: Any) -> None:
         self._server = server
@@ -134,12 +134,13 @@ class SharedDatabase:
 
     def seed_restored_cluster(self, master_user: str, master_password: str, database: str = "appdb") -> None:
         if self._seeded:
+            self._server.add_master_user(master_user, master_password)
             return
         self._seeded = True
         self._server.seed_restored_cluster(master_user, master_password, database)
 
 
-def pipeline_doc(index: int) -> dict[str, Any]:
+def pipeline_doc(index: int, shared_server: bool = False) -> dict[str, Any]:
     """Pipeline `index` of a night: its own source and target in one region (no cross-region copy limit), its
     own master secret; SQL and users as the demo's."""
     doc = {key: value for key, value in DEFAULT_PIPELINE.items()}
@@ -155,6 +156,8 @@ def pipeline_doc(index: int) -> dict[str, Any]:
         strategy="snapshot-copy",
         cutover="replace",
     )
+    if shared_server:  # each pipeline would drop the others' master users from the one server standing in for all
+        doc["database"] = {**doc["database"], "drop_unlisted_accounts": False}
     return doc
 
 
@@ -168,8 +171,9 @@ def quietly(action: Any) -> Any:
 def run_pipeline_night(night: Night, pipelines: int, database: Any) -> RunFigures:
     """`pipelines` pipelines on one night (their snapshots STAGGER apart), to the end; inside `mock_aws()` and
     `rds_lifecycle()`."""
-    config = {"pipelines": [pipeline_doc(i) for i in range(pipelines)]}
-    world = World(config).build(old_copies=0)
+    config = {"pipelines": [pipeline_doc(i, shared_server=pipelines > 1) for i in range(pipelines)]}
+    masters = {doc["name"]: f"admin_{doc['name']}" for doc in config["pipelines"]} if pipelines > 1 else {}
+    world = World(config, master_users=masters).build(old_copies=0)
     faults = [Fault(event_id, "drop") for event_id in RDS_EVENTS_AFTER_TRIGGER] if night.events_lost else []
     runtime = MeasuredRuntime(
         world.settings(),

@@ -210,6 +210,16 @@ class _Admin:
         ]
         self._run(statements)
 
+    def add_master_user(self, master_user: str, master_password: str) -> None:
+        """Another cluster's master account on this server (one server standing in for several clusters)."""
+        validate_name(master_user, "user")
+        self._run(
+            [
+                ("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (master_user, "%", master_password)),
+                ("GRANT ALL PRIVILEGES ON *.* TO %s@%s WITH GRANT OPTION", (master_user, "%")),
+            ]
+        )
+
     def set_password(self, user: str, password: str, host: str = "%") -> None:
         """What ModifyDBCluster(MasterUserPassword) does to the master account."""
         validate_name(user, "user")

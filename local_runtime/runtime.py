@@ -20,6 +20,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from local_runtime import moto_transactions
 from local_runtime.aws_hooks import CrashingStore, HookedClientFactory
 from local_runtime.clock import SimClock
 from local_runtime.database_endpoints import DatabaseEndpoints
@@ -115,6 +116,7 @@ class LocalRuntime:
         wakeup_precision: Precision = "minute",
         copy_progress: tuple[tuple[float, int], ...] = COARSE_PROGRESS,
     ) -> None:
+        moto_transactions.install()  # item-level rollback: a state write costs the same all night long
         self.settings = settings
         self.clock = SimClock(start or datetime(2026, 11, 25, 3, 0, tzinfo=UTC))
         self.durations = durations or Durations()

@@ -32,8 +32,11 @@ DEFAULT_VPC_SECURITY_GROUP = "sg-0defa017c0ffee000"
 
 
 class World:
-    def __init__(self, config: dict[str, Any], account: str = DEFAULT_ACCOUNT_ID) -> None:
+    def __init__(
+        self, config: dict[str, Any], account: str = DEFAULT_ACCOUNT_ID, master_users: dict[str, str] | None = None
+    ) -> None:
         self.raw_config = config
+        self.master_users = master_users or {}  # pipeline -> its clusters' master user ("admin" unless named)
         self.config: AppConfig = parse_config(config)
         self.account = account
         self.target_region = self.config.pipelines[0].target_region
@@ -45,6 +48,9 @@ class World:
         self.bus_arn = f"arn:aws:events:{self.target_region}:{account}:event-bus/{BUS_NAME}"
         self.queue_url = ""
         self.config_parameter = "/aurora-restore/dev/pipelines"  # the operator's document (`ops config push`)
+
+    def master_user(self, pipeline: str) -> str:
+        return self.master_users.get(pipeline, "admin")
 
     def client(self, service: str, region: str | None = None) -> Any:
         return boto3.client(service, region_name=region or self.target_region)  # type: ignore[call-overload]
@@ -84,7 +90,7 @@ class World:
         if pipeline.database.master_secret_id not in existing:
             secrets.create_secret(
                 Name=pipeline.database.master_secret_id,
-                SecretString=json.dumps({"username": "admin", "password": "initial-unknown"}),
+                SecretString=json.dumps({"username": self.master_user(name), "password": "initial-unknown"}),
             )
         for user in pipeline.database.users:
             if user.password_secret_id not in existing:
@@ -104,7 +110,7 @@ class World:
                 DBClusterIdentifier=pipeline.source_cluster_id,
                 Engine="aurora-mysql",
                 EngineVersion="8.0.mysql_aurora.3.05.2",
-                MasterUsername="admin",
+                MasterUsername=self.master_user(name),
                 MasterUserPassword="production-secret-0",
                 StorageEncrypted=True,
                 DeletionProtection=True,
@@ -117,7 +123,7 @@ class World:
             target.create_db_cluster(
                 DBClusterIdentifier=pipeline.target_cluster_id,
                 Engine="aurora-mysql",
-                MasterUsername="admin",
+                MasterUsername=self.master_user(name),
                 MasterUserPassword="previous-night-0",
                 # A real cluster always has a security group (its VPC's default one when none is named); moto
                 # leaves the list empty unless given one.
