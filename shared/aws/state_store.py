@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from shared.aws.errors import translate
 from shared.clock import epoch, iso
-from shared.errors import RunExistsError, StaleRunError, StaleWatchError, TargetBusyError
+from shared.errors import PipelineError, RunExistsError, StaleRunError, StaleWatchError, TargetBusyError
 from shared.model import AuditRecord, PipelineWatch, Run, RunStatus
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ ACTIVE_INDEX = "active-by-status"  # superseded by DUE_INDEX; dropped in the nex
 DUE_INDEX = "due-by-time"
 DUE = "run"  # the partition of every run in DUE_INDEX (a few hundred at most at once: one partition holds them)
 PIPELINE_INDEX = "by-pipeline"
+BATCH_GET_MAX = 100  # keys per BatchGetItem request
+BATCH_GET_ATTEMPTS = 5
 AUDIT_RETENTION = timedelta(days=90)
 RUN_RETENTION = timedelta(days=400)
 
@@ -249,6 +252,33 @@ class DynamoStateStore:
     def get_watch(self, pipeline: str) -> PipelineWatch | None:
         item = self._get(watch_key(pipeline))
         return PipelineWatch.model_validate(item) if item else None
+
+    def get_watches(self, pipelines: Sequence[str]) -> dict[str, PipelineWatch]:
+        """BatchGetItem, 100 keys a request, strongly consistent; keys DynamoDB leaves unprocessed (throttling, the
+        16 MB response limit) are asked again with a short backoff (https://docs.aws.amazon.com/amazondynamodb/
+        latest/APIReference/API_BatchGetItem.html: "up to 100 items"; "If DynamoDB returns any unprocessed items,
+        you should retry the batch operation on those items")."""
+        found: dict[str, PipelineWatch] = {}
+        names = list(dict.fromkeys(pipelines))
+        for start in range(0, len(names), BATCH_GET_MAX):
+            keys: list[Any] = [{"pk": {"S": watch_key(name)}} for name in names[start : start + BATCH_GET_MAX]]
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                request: dict[str, Any] = {self._state: {"Keys": keys, "ConsistentRead": True}}
+                try:
+                    response = self._client.batch_get_item(RequestItems=request)
+                except ClientError as exc:
+                    raise translate(exc, "BatchGetItem") from None
+                for item in response.get("Responses", {}).get(self._state, []):
+                    watch = PipelineWatch.model_validate(_from_item(item))
+                    found[watch.pipeline] = watch
+                unprocessed: dict[str, Any] = dict(response.get("UnprocessedKeys") or {})
+                keys = list(unprocessed.get(self._state, {}).get("Keys", []))
+                if not keys:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            if keys:
+                raise PipelineError("Throttled", f"{len(keys)} pipeline watches left unread", transient=True)
+        return found
 
     def put_watch(self, watch: PipelineWatch, expected_version: int | None) -> PipelineWatch:
         new = watch.model_copy(update={"version": 0 if expected_version is None else expected_version + 1})

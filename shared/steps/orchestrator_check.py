@@ -18,8 +18,10 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 
+from shared.errors import PipelineError
 from shared.events import OutgoingEvent
 from shared.inbound import PipelineTrigger, RdsTrigger, ScheduleTick
+from shared.model import PipelineWatch
 from shared.outcome import Outcome
 from shared.steps.context import Deps
 from shared.steps.retired_clusters import sweep_retired
@@ -51,11 +53,21 @@ class CheckSummary(BaseModel):
 def handle(deps: Deps, event: RdsTrigger | PipelineTrigger | ScheduleTick) -> Outcome:
     """Only the schedule invokes it, whatever payload the scheduler sends: every invocation is a tick."""
     summary = tick(deps)
-    watched = watch_triggers(deps)
+    watches = _every_watch(deps)  # one batch read for the trigger watch and the retired sweep: not one per pipeline
+    watched = watch_triggers(deps, watches)
     summary.fallback_runs, summary.deferred_opened = watched.fallback_runs, watched.deferred_opened
     summary.watch_errors = watched.errors
-    summary.retired_deleted = sweep_retired(deps)
+    summary.retired_deleted = sweep_retired(deps, watches)
     return Outcome(step=STEP, result="checked", detail=summary.model_dump_json())
+
+
+def _every_watch(deps: Deps) -> dict[str, PipelineWatch] | None:
+    """None when the read failed: the trigger watch and the sweep then each try their own (and count the error)."""
+    try:
+        return deps.store.get_watches([p.name for p in deps.config.pipelines])
+    except PipelineError as exc:
+        deps.log.warning("pipeline watches not read", extra={"code": exc.code})
+        return None
 
 
 def tick(deps: Deps) -> CheckSummary:

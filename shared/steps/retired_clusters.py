@@ -61,14 +61,21 @@ def keep_retired(deps: Deps, pipeline: str, retired: RetiredCluster) -> None:
     update_retired(deps, pipeline, RetiredChange(add=(retired,)))
 
 
-def sweep_retired(deps: Deps) -> int:
-    """Delete what is due, for every pipeline; return how many clusters are gone (errors are logged and counted,
-    the next tick looks again)."""
+def sweep_retired(deps: Deps, watches: dict[str, PipelineWatch] | None = None) -> int:
+    """Delete what is due, for every pipeline (their watches as read for this tick, or read here in one batch);
+    return how many clusters are gone (errors are logged and counted, the next tick looks again)."""
     gone = 0
     now = deps.clock.now()
+    try:
+        if watches is None:
+            watches = deps.store.get_watches([p.name for p in deps.config.pipelines])
+    except PipelineError as exc:
+        deps.log.error("retired cluster clean-up failed", extra={"code": exc.code})
+        deps.metric("RetiredCleanupErrors", 1)
+        return 0
     for pipeline in deps.config.pipelines:
         try:
-            watch = deps.store.get_watch(pipeline.name)
+            watch = watches.get(pipeline.name)
             due = [r for r in (watch.retired if watch else []) if now >= r.delete_after]
             finished = [r.cluster_id for r in due if _delete_step(deps, pipeline, r, now)]
             if finished:

@@ -49,12 +49,21 @@ class WatchSummary(BaseModel):
     errors: int = 0
 
 
-def watch_triggers(deps: Deps) -> WatchSummary:
+def watch_triggers(deps: Deps, watches: dict[str, PipelineWatch] | None = None) -> WatchSummary:
+    """Every pipeline's watch, given as read for this tick (`watches`) or read here in one batch."""
     summary = WatchSummary()
+    if watches is None:
+        try:
+            watches = deps.store.get_watches([p.name for p in deps.config.pipelines])
+        except PipelineError as exc:  # e.g. the state table throttled: the next tick looks again
+            summary.errors += 1
+            deps.log.error("trigger watch failed", extra={"code": exc.code})
+            deps.metric("TriggerWatchErrors", 1)
+            return summary
     for pipeline in deps.config.pipelines:
         summary.pipelines += 1
         try:
-            watch_pipeline(deps, pipeline, summary)
+            watch_pipeline(deps, pipeline, summary, watches.get(pipeline.name))
         except PipelineError as exc:  # e.g. the state table throttled: the next tick looks again
             summary.errors += 1
             deps.log.error("trigger watch failed", extra={"pipeline": pipeline.name, "code": exc.code})
@@ -62,9 +71,8 @@ def watch_triggers(deps: Deps) -> WatchSummary:
     return summary
 
 
-def watch_pipeline(deps: Deps, pipeline: PipelineConfig, summary: WatchSummary) -> None:
+def watch_pipeline(deps: Deps, pipeline: PipelineConfig, summary: WatchSummary, stored: PipelineWatch | None) -> None:
     now = deps.clock.now()
-    stored = deps.store.get_watch(pipeline.name)
     watch = stored or PipelineWatch(pipeline=pipeline.name, watching_since=now, updated_at=now)
     changes: dict[str, Any] = {}
     lock = lock_key_for(pipeline.target_region, pipeline.target_cluster_id)

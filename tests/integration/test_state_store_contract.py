@@ -210,6 +210,15 @@ def test_put_watch_creates_it_at_version_0_and_round_trips_every_field(store: St
     assert store.get_watch("reporting") is None
 
 
+def test_get_watches_reads_every_existing_watch_in_batches_of_a_hundred(store: StateStore) -> None:
+    names = [f"p{i:03d}" for i in range(150)]
+    for name in names[:120]:
+        store.put_watch(watch(name), None)
+    found = store.get_watches([*names, "nightly"])
+    assert sorted(found) == names[:120] and found["p007"] == store.get_watch("p007")
+    assert store.get_watches([]) == {}
+
+
 def test_put_watch_creating_an_existing_one_is_stale_and_changes_nothing(store: StateStore) -> None:
     store.put_watch(watch(deferred=deferred()), None)
     with pytest.raises(StaleWatchError):

@@ -293,6 +293,10 @@ class InMemoryStateStore:
         watch = self.watches.get(pipeline)
         return watch.model_copy(deep=True) if watch else None
 
+    def get_watches(self, pipelines: Sequence[str]) -> dict[str, PipelineWatch]:
+        self.failures.check("get_watches")
+        return {p: self.watches[p].model_copy(deep=True) for p in pipelines if p in self.watches}
+
     def put_watch(self, watch: PipelineWatch, expected_version: int | None) -> PipelineWatch:
         self.failures.check("put_watch")
         current = self.watches.get(watch.pipeline)

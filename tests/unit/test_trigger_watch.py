@@ -218,7 +218,7 @@ def test_an_rds_error_at_the_due_night_retries_the_same_night() -> None:
 
 def test_a_state_store_error_skips_the_pipeline_until_the_next_tick() -> None:
     fakes = watched()
-    fakes.store.failures.add("get_watch", fakes.source.fail("find_cluster", "ThrottlingException"))
+    fakes.store.failures.add("get_watches", fakes.source.fail("find_cluster", "ThrottlingException"))
     fakes.source.failures.clear()
     summary = tick_at(fakes, NIGHT_DUE)
     assert summary.errors == 1 and fakes.store.runs == {}
@@ -229,12 +229,9 @@ def test_a_concurrent_tick_opens_the_fallback_run_once() -> None:
     # Given two ticks (Scheduler delivers at least once) read the watch at the same version
     fakes = watched()
     fakes.clock.set(NIGHT_DUE)
-    stale = fakes.store.get_watch("nightly")
+    stale = fakes.store.get_watches(["nightly"])
     watch_triggers(fakes.deps)
-    real_get = fakes.store.get_watch
-    fakes.store.get_watch = lambda pipeline: stale  # type: ignore[method-assign,assignment,return-value]
-    summary = watch_triggers(fakes.deps)
-    fakes.store.get_watch = real_get  # type: ignore[method-assign]
+    summary = watch_triggers(fakes.deps, stale)
     # Then one run; the twin's opening is a duplicate and its write is stale (nothing raised)
     assert len(fakes.store.runs) == 1 and summary.fallback_runs == 0
     assert [entry.message for entry in fakes.recorder.logs if entry.message == "watch changed meanwhile"]
