@@ -52,7 +52,7 @@ checkov:
 	bash scripts/checkov.sh
 
 test: $(STAMP) system-packages lint cfn-lint checkov
-	$(PY) -m pytest tests -q -n 2  # 2 workers: the CI machine has 2 cores
+	$(PY) -m pytest tests -q -n 2 --dist worksteal  # 2 workers (the CI machine has 2 cores); an idle one takes over queued tests
 
 bench: $(STAMP)
 	$(PY) bench/wakeup_bench.py

@@ -6,8 +6,10 @@ The hooks know the runtime only through the two small protocols below, so this m
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any, Protocol
 
+import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
@@ -86,11 +88,19 @@ def _took_effect(
     observer.arm_crash_after(operation)  # last: the call took effect in AWS before the crash
 
 
+@cache
+def _shared_session() -> boto3.session.Session:
+    """One boto3 session for every local runtime of the process. A new session reads each service's model (JSON,
+    megabytes for RDS and EC2) again on its first client: a session per runtime repeated that for every test night.
+    Clients still belong to one runtime: each client has its own copy of the session's event hooks."""
+    return boto3.session.Session()
+
+
 class HookedClientFactory(ClientFactory):
     """The handlers' client factory, with botocore event hooks on every client it creates."""
 
     def __init__(self, observer: CallObserver) -> None:
-        super().__init__()
+        super().__init__(_shared_session())
         self._observer = observer
 
     def client(self, service: str, region: str | None = None) -> Any:

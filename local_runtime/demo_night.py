@@ -108,9 +108,16 @@ class Night:
     def run_until(self, done: Callable[[list[Run]], bool]) -> bool:
         """Run the simulated clock until `done(runs)` (False: NIGHT_SECONDS of simulated time ran out first)."""
 
+        looked: tuple[int, list[Run]] = (-1, [])  # (invocations so far, the runs then)
+
         def check() -> bool:
+            # Runs change only inside an invocation: read them again only after one, not after every queued item.
+            nonlocal looked
             self.printer.tick()
-            return done(self.runtime.deps.store.recent_runs(None, 50))
+            invocations = len(self.runtime.deliveries)
+            if invocations != looked[0]:
+                looked = (invocations, self.runtime.deps.store.recent_runs(None, 50))
+            return done(looked[1])
 
         with handlers_quiet():
             return self.runtime.run_until(check, max_seconds=NIGHT_SECONDS)

@@ -10,6 +10,7 @@ private CA) and removes everything on `stop()`. `MariaDBServer.from_env()` wraps
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import secrets
@@ -18,6 +19,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -287,30 +289,9 @@ class MariaDBServer(_Admin):
         self._socket = str(base / "mysqld.sock")
         self._log = str(base / "mysqld.log")
         user_args = ["--user=root"] if os.geteuid() == 0 else []
-        # A private tmpdir: two servers bootstrapping at once (parallel test workers) must not share /tmp files.
-        tmpdir = base / "tmp"
+        tmpdir = base / "tmp"  # private, as the bootstrap's: servers of parallel test workers share no /tmp file
         tmpdir.mkdir(exist_ok=True)
-        for attempt in range(2):
-            result = subprocess.run(
-                [
-                    install,
-                    "--no-defaults",
-                    *user_args,
-                    f"--datadir={datadir}",
-                    f"--tmpdir={tmpdir}",
-                    "--auth-root-authentication-method=socket",
-                    f"--auth-root-socket-user={self.admin_user}",
-                    "--skip-test-db",
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if result.returncode == 0:
-                break
-            shutil.rmtree(datadir, ignore_errors=True)
-            if attempt == 1:
-                raise MariaDBUnavailable(f"{install} failed:\n{_tail(result.stdout + result.stderr)}")
+        shutil.copytree(_bootstrapped_datadir(install, user_args, self.admin_user), datadir)
         for _attempt in range(3):  # a free port can be taken between choosing and binding it
             self.port = _free_port()
             with open(self._log, "ab") as log:
@@ -425,6 +406,49 @@ class ExternalMariaDB(_Admin):
             autocommit=True,
             connect_timeout=5,
         )
+
+
+# One bootstrapped data directory per process (mariadb-install-db takes 3-4 s, most of a server's start), copied
+# into each new server's own directory: a stopped server's data directory is a complete copy of it.
+_BOOTSTRAP_LOCK = threading.Lock()
+_bootstrapped: dict[tuple[str, str], Path] = {}
+
+
+def _bootstrapped_datadir(install: str, user_args: list[str], admin_user: str) -> Path:
+    """A fresh server's data directory (system tables, root by socket authentication as `admin_user`), made once."""
+    with _BOOTSTRAP_LOCK:
+        found = _bootstrapped.get((install, admin_user))
+        if found is not None and found.is_dir():
+            return found
+        base = Path(tempfile.mkdtemp(prefix="aurora-restore-mariadb-bootstrap-"))
+        atexit.register(shutil.rmtree, base, ignore_errors=True)
+        datadir = base / "data"
+        # A private tmpdir: two servers bootstrapping at once (parallel test workers) must not share /tmp files.
+        tmpdir = base / "tmp"
+        tmpdir.mkdir()
+        for attempt in range(2):
+            result = subprocess.run(
+                [
+                    install,
+                    "--no-defaults",
+                    *user_args,
+                    f"--datadir={datadir}",
+                    f"--tmpdir={tmpdir}",
+                    "--auth-root-authentication-method=socket",
+                    f"--auth-root-socket-user={admin_user}",
+                    "--skip-test-db",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode == 0:
+                break
+            shutil.rmtree(datadir, ignore_errors=True)
+            if attempt == 1:
+                raise MariaDBUnavailable(f"{install} failed:\n{_tail(result.stdout + result.stderr)}")
+        _bootstrapped[(install, admin_user)] = datadir
+        return datadir
 
 
 def _free_port() -> int:

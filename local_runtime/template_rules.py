@@ -4,6 +4,7 @@ the template fails an end-to-end test."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -69,9 +70,19 @@ for _tag in _FN_TAGS:
     CfnLoader.add_constructor(f"!{_tag}", _constructor(f"Fn::{_tag}"))
 
 
+# Parsed templates by their text: parsing takes about 0.2 s and every World and LocalRuntime reads the template,
+# twice per end-to-end test; reading the file and copying the parsed template take a few milliseconds.
+_PARSED: dict[str, dict[str, Any]] = {}
+
+
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    with path.open() as handle:
-        return yaml.load(handle, Loader=CfnLoader)  # noqa: S506 - CfnLoader is a SafeLoader subclass
+    """The template as CloudFormation reads it; each call returns its own copy (tests edit theirs)."""
+    text = path.read_text(encoding="utf-8")
+    if text not in _PARSED:
+        if len(_PARSED) >= 8:  # tests parse rendered variants too: keep a few
+            _PARSED.clear()
+        _PARSED[text] = yaml.load(text, Loader=CfnLoader)  # noqa: S506 - CfnLoader is a SafeLoader subclass
+    return copy.deepcopy(_PARSED[text])
 
 
 def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:

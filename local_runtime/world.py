@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import boto3
@@ -31,6 +32,13 @@ USER_PASSWORDS = {"app": "App-pass-9f8e7d6c5b4a", "analyst": "Analyst-pass-1a2b3
 DEFAULT_VPC_SECURITY_GROUP = "sg-0defa017c0ffee000"
 
 
+@cache
+def _client(service: str, region: str) -> Any:
+    """One client per service and region for every world of the process: making one takes tens of milliseconds and
+    a world asks for a dozen. moto answers a client's requests whenever a mock is active, whenever it was made."""
+    return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+
+
 class World:
     def __init__(
         self, config: dict[str, Any], account: str = DEFAULT_ACCOUNT_ID, master_users: dict[str, str] | None = None
@@ -53,7 +61,7 @@ class World:
         return self.master_users.get(pipeline, "admin")
 
     def client(self, service: str, region: str | None = None) -> Any:
-        return boto3.client(service, region_name=region or self.target_region)  # type: ignore[call-overload]
+        return _client(service, region or self.target_region)
 
     # The stack ----------------------------------------------------------------------------------------------------
     def build(self, *, previous_target: bool = True, old_copies: int = 2) -> World:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from local_runtime.mariadb import ExternalMariaDB, MariaDBServer
+
+# moto loads a few thousand default AMIs into each region's EC2 backend it creates (about 0.2 s a region, several
+# regions a test); nothing here reads an AMI.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 _DUMMY_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",

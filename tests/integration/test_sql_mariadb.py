@@ -255,3 +255,15 @@ def test_unreachable_server_is_transient(mariadb: Server) -> None:
         closed.connect(ENDPOINT, 3306, MASTER, MASTER_PASSWORD)
 
     assert failed.value.code == "DbUnreachable" and failed.value.transient
+
+
+def test_private_servers_share_no_state() -> None:
+    """Each private server copies one bootstrapped data directory: what one server is given, another lacks."""
+    with MariaDBServer() as first, MariaDBServer() as second:
+        assert first.port != second.port and first.ca_path != second.ca_path
+        first.seed_restored_cluster(MASTER, MASTER_PASSWORD)
+        assert MASTER in {user for user, _, _ in first.accounts()}
+        assert MASTER not in {user for user, _, _ in second.accounts()}
+        with second.root() as connection, connection.cursor() as cursor:
+            cursor.execute("SHOW DATABASES LIKE 'appdb'")
+            assert cursor.fetchone() is None

@@ -834,3 +834,16 @@ def test_every_alarm_on_the_pipelines_metrics_reads_only_its_own_environment(tem
     for logical_id, props in alarms.items():
         dimensions = {d["Name"]: d["Value"] for d in props["Dimensions"]}
         assert dimensions.get("environment") == {"Ref": "Environment"}, logical_id
+
+
+def test_each_load_is_its_own_copy_and_follows_the_file(tmp_path: Path) -> None:
+    """load_template parses a text once: a test editing its copy must not change the next load, nor may a changed
+    file be answered from the parse of its old text."""
+    first = load_template()
+    first["Resources"].clear()
+    assert load_template()["Resources"], "an edited copy leaked into the next load"
+    path = tmp_path / "template.yaml"
+    path.write_text("Parameters:\n  A:\n    Default: one\n", encoding="utf-8")
+    assert load_template(path)["Parameters"]["A"]["Default"] == "one"
+    path.write_text("Parameters:\n  A:\n    Default: two\n", encoding="utf-8")
+    assert load_template(path)["Parameters"]["A"]["Default"] == "two"
