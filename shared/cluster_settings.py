@@ -15,7 +15,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from shared.base_model import Model
 
 EngineLifecycle = Literal["open-source-rds-extended-support", "open-source-rds-extended-support-disabled"]
 StorageType = Literal["aurora", "aurora-iopt1"]
@@ -37,7 +39,7 @@ LABELS = {
 }
 
 
-class ClusterSettings(BaseModel):
+class ClusterSettings(Model):
     """Restore settings; None means "not set here"."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -83,7 +85,7 @@ def resolve(configured: ClusterSettings, previous: ClusterSettings | None) -> tu
 
 
 # ---- the previous target's own settings (read before the new cluster is made) ------------------------------------
-class ServerlessScaling(BaseModel):
+class ServerlessScaling(Model):
     """Aurora capacity units, in steps of 0.5. Decimal, not float: the run is stored in DynamoDB, whose boto3
     serializer refuses floats (a Decimal is written as a JSON string by the run's model_dump)."""
 
@@ -93,7 +95,7 @@ class ServerlessScaling(BaseModel):
     max_capacity: Decimal
 
 
-class TargetSettings(BaseModel):
+class TargetSettings(Model):
     """What the current target is configured with, read onto the run (`Run.previous_target`) before the new cluster
     is made, so the new cluster gets the same (the configuration overrides field by field). `restore` holds what a
     restore request would otherwise drop (see ClusterSettings)."""
@@ -112,5 +114,6 @@ class TargetSettings(BaseModel):
     iam_database_authentication: bool | None = None
     backup_retention_days: int | None = None
     serverless_v2: ServerlessScaling | None = None
-    restore: ClusterSettings = ClusterSettings()
+    # A factory, not an instance: an instance here would build the model's schema at import (cold start).
+    restore: ClusterSettings = Field(default_factory=ClusterSettings)
     tags: dict[str, str] = {}  # the target's own tags (not the pipeline's reserved ones)

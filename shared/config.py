@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
@@ -23,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.base_model import Model
 from shared.cluster_settings import ClusterSettings
 from shared.errors import ConfigError
 from shared.expected_trigger import parse_window
@@ -95,7 +95,7 @@ RdsIdentifier = Annotated[
 Region = Annotated[str, _check(_REGION, "AWS region")]
 
 
-class Strict(BaseModel):
+class Strict(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared.base_model import Model
 from shared.model import RunStatus
 from shared.transitions import DetailType
 
@@ -22,7 +23,7 @@ SCHEDULE_SOURCE = "aws.events"  # EventBridge Scheduler / scheduled rules
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
-class EventBridgeEnvelope(BaseModel):
+class EventBridgeEnvelope(Model):
     """The EventBridge envelope (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events-structure.html),
     field for field as Powertools' parser EventBridgeModel, which we used before. Ours for cold start: importing
     that one model loads the whole parser package and every model of it (about a fifth of a handler's import)."""
@@ -41,7 +42,7 @@ class EventBridgeEnvelope(BaseModel):
     replay_name: str | None = Field(None, alias="replay-name")
 
 
-class RdsEventDetail(BaseModel):
+class RdsEventDetail(Model):
     """`detail` of an RDS event on EventBridge. Match on EventID, never on Message (texts vary)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -65,7 +66,7 @@ class RdsEvent(EventBridgeEnvelope):
     detail: RdsEventDetail
 
 
-class PipelineDetail(BaseModel):
+class PipelineDetail(Model):
     model_config = ConfigDict(extra="ignore")
 
     version: Literal["1"] = "1"
@@ -87,7 +88,7 @@ class RunFinishedDetail(PipelineDetail):
     message: str = ""
 
 
-class RestoreRequestedDetail(BaseModel):
+class RestoreRequestedDetail(Model):
     """An operator's rerun. `snapshot_identifier` pins a snapshot (id or ARN); otherwise the newest is used.
     A run never rolls the target back to a snapshot older than the one it holds, unless the request pins that
     snapshot and says `allow_older: true`."""
@@ -129,7 +130,7 @@ DETAIL_MODELS: dict[DetailType, type[BaseModel]] = {
 }
 
 
-class OutgoingEvent(BaseModel):
+class OutgoingEvent(Model):
     """An event to publish on the pipeline bus."""
 
     detail_type: DetailType

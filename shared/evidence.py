@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from shared.base_model import Model
 from shared.clock import iso
 from shared.config import PipelineConfig
 from shared.model import CheckResult, Run, RunError, RunStatus
@@ -21,7 +22,7 @@ from shared.report import duration
 FINGERPRINT_DIGITS = 16  # shared.steps.post_restore_sql.fingerprint keeps this many hex digits
 
 
-class StepEvidence(BaseModel):
+class StepEvidence(Model):
     model_config = ConfigDict(frozen=True)
 
     state: str
@@ -30,7 +31,7 @@ class StepEvidence(BaseModel):
     seconds: int | None
 
 
-class SwapEvidence(BaseModel):
+class SwapEvidence(Model):
     model_config = ConfigDict(frozen=True)
 
     vacated_at: datetime | None
@@ -38,7 +39,7 @@ class SwapEvidence(BaseModel):
     seconds: int | None
 
 
-class MaskingEvidence(BaseModel):
+class MaskingEvidence(Model):
     model_config = ConfigDict(frozen=True)
 
     decision: str | None  # the pipeline's masking decision: required | not-needed (None: pipeline not configured)
@@ -47,7 +48,7 @@ class MaskingEvidence(BaseModel):
     executed: str  # what the run records of them, in words
 
 
-class Evidence(BaseModel):
+class Evidence(Model):
     model_config = ConfigDict(frozen=True)
 
     run_id: str

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from shared.base_model import Model
 from shared.events import (
     DETAIL_MODELS,
     PIPELINE_SOURCE,
@@ -30,7 +31,7 @@ class Rejected(Exception):
     pass
 
 
-class RdsTrigger(BaseModel):
+class RdsTrigger(Model):
     kind: Literal["rds"] = "rds"
     rds: RdsEvent
 
@@ -53,7 +54,7 @@ class RdsTrigger(BaseModel):
         return self.rds.id
 
 
-class PipelineTrigger(BaseModel):
+class PipelineTrigger(Model):
     kind: Literal["pipeline"] = "pipeline"
     event_id: str
     time: datetime
@@ -71,7 +72,7 @@ class PipelineTrigger(BaseModel):
         return self.detail_type.value
 
 
-class ScheduleTick(BaseModel):
+class ScheduleTick(Model):
     kind: Literal["schedule"] = "schedule"
     event_id: str = ""
     time: datetime = Field(default_factory=lambda: datetime.now(UTC))

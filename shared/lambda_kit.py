@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -60,9 +61,6 @@ class _InvocationContext:
 def step_handler(step: Step) -> Handler:
     """`handler(event, context, deps=None)`: tests and the local runtime pass `deps`; Lambda builds them once."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
-    @metrics.log_metrics(capture_cold_start_metric=True)
     def instrumented(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
         logger.append_keys(step=step.value)
         try:
@@ -80,8 +78,18 @@ def step_handler(step: Step) -> Handler:
         resolved = replace(resolved, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
         return handle(step, event, resolved).model_dump()
 
+    @cache
+    def decorated() -> Handler:
+        """Logs, tracing and metrics around `instrumented`, put on at the first invocation: the tracer is a cold-start
+        deferral (shared.observability.tracer). Outermost first: logger, tracer, metrics."""
+        with_metrics = metrics.log_metrics(instrumented, capture_cold_start_metric=True)
+        traced = tracer().capture_lambda_handler(with_metrics, capture_response=False)
+        return logger.inject_lambda_context(
+            traced, correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True
+        )
+
     def handler(event: Any, context: Any = None, deps: Deps | None = None) -> dict[str, Any]:
-        return instrumented(event, context if context is not None else _InvocationContext(), deps=deps)
+        return decorated()(event, context if context is not None else _InvocationContext(), deps=deps)
 
     handler.__name__ = f"{step.name.lower()}_handler"
     return handler

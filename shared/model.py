@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from shared.base_model import Model
 from shared.cluster_settings import ClusterSettings, TargetSettings
 
 
@@ -38,7 +39,7 @@ RunTrigger = Literal["rds-event", "restore-requested", "fallback"]
 RestoreFrom = Literal["snapshot-copy", "clone", "point-in-time"]
 
 
-class StepTiming(BaseModel):
+class StepTiming(Model):
     model_config = ConfigDict(extra="ignore")
 
     started_at: datetime
@@ -49,7 +50,7 @@ class StepTiming(BaseModel):
         return None if self.ended_at is None else int((self.ended_at - self.started_at).total_seconds())
 
 
-class RunError(BaseModel):
+class RunError(Model):
     """What went wrong, in words an operator can act on. Never carries a secret."""
 
     model_config = ConfigDict(extra="ignore")
@@ -63,7 +64,7 @@ class RunError(BaseModel):
 
 
 # ---- post-restore SQL progress (resumable long SQL) ---------------------------------------------------------------
-class SqlProgress(BaseModel):
+class SqlProgress(Model):
     """How far the post-restore SQL of a run got, so a retry resumes after the last finished statement, and the
     statement in flight, so a later look can tell that its invocation died (Lambda timeout or crash) before it
     finished. Statements are numbered from 1; "the next statement" is number `done + 1`."""
@@ -92,7 +93,7 @@ class SqlProgress(BaseModel):
         return self.running_since is not None
 
 
-class CheckResult(BaseModel):
+class CheckResult(Model):
     """One validation check run on the restored cluster before anyone sees it (the evidence of a restore)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -103,7 +104,7 @@ class CheckResult(BaseModel):
     detail: str  # what it found, in words an operator can act on (never a secret, at most a few sample values)
 
 
-class SwapWindow(BaseModel):
+class SwapWindow(Model):
     """The cut-over of a `swap` run: the target name points at nothing from `vacated_at` (the old target renamed
     away) until `filled_at` (the new cluster renamed into place)."""
 
@@ -119,7 +120,7 @@ class SwapWindow(BaseModel):
         return int((self.filled_at - self.vacated_at).total_seconds())
 
 
-class ProgressSample(BaseModel):
+class ProgressSample(Model):
     """One look at an in-flight copy: when, and the PercentProgress AWS reported (shared.copy_pacing)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -128,7 +129,7 @@ class ProgressSample(BaseModel):
     percent: int
 
 
-class Run(BaseModel):
+class Run(Model):
     model_config = ConfigDict(extra="ignore")
 
     run_id: str
@@ -192,7 +193,7 @@ class Run(BaseModel):
 AuditKind = Literal["transition", "decision", "ignored", "refused", "rejected", "error", "retry", "notified"]
 
 
-class AuditRecord(BaseModel):
+class AuditRecord(Model):
     """One append-only line of the audit table."""
 
     model_config = ConfigDict(extra="forbid")
@@ -211,7 +212,7 @@ class AuditRecord(BaseModel):
 
 
 # ---- Triggers: the per-pipeline watch item (shared.steps.trigger_watch, shared.steps.opening) --------------------
-class DeferredTrigger(BaseModel):
+class DeferredTrigger(Model):
     """A snapshot trigger that found the target busy: its snapshot is restored once the active run has ended."""
 
     model_config = ConfigDict(extra="ignore")
@@ -226,7 +227,7 @@ class DeferredTrigger(BaseModel):
     deferred_at: datetime
 
 
-class RetiredCluster(BaseModel):
+class RetiredCluster(Model):
     """A cluster a `swap` (or a rollback) took out of the target's place: kept until `delete_after`, then deleted by
     the check (shared/steps/retired_clusters.py), only if it still carries the pipeline's ownership tag."""
 
@@ -244,7 +245,7 @@ class RetiredCluster(BaseModel):
     replaced_by: str | None = None  # the run tag of the cluster that took the target name (for a rollback)
 
 
-class PipelineWatch(BaseModel):
+class PipelineWatch(Model):
     """One item per pipeline in the state table: the night whose trigger is awaited, and a deferred trigger."""
 
     model_config = ConfigDict(extra="ignore")

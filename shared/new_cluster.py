@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from shared.base_model import Model
 from shared.cluster_settings import ClusterSettings, ServerlessScaling, TargetSettings, of_cluster, resolve
 from shared.config import DEFAULT_INSTANCE_CLASS, DEFAULT_INSTANCE_COUNT, PipelineConfig
 from shared.errors import SafetyViolation
@@ -25,7 +26,7 @@ from shared.ports import ClusterView, InstanceView
 _RESERVED_TAG_PREFIXES = ("aws:", "aurora-restore:")
 
 
-class NewCluster(BaseModel):
+class NewCluster(Model):
     """The settings of the cluster a run creates (the target's own security groups in `security_group_ids`; a
     `swap` run's staging cluster has only the quarantine groups until the swap)."""
 

@@ -4,6 +4,7 @@ composition root (shared.deps) and the Lambda kit never import each other."""
 from __future__ import annotations
 
 import os
+from functools import cache
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -16,19 +17,27 @@ ENVIRONMENT = os.environ.get("ENVIRONMENT", "local")
 
 # Cold start: Tracer() patches every library the X-Ray SDK supports by default, importing each one that is installed
 # (here pymysql, requests, sqlite3). Only AWS calls need tracing in every function, so only botocore is patched
-# here; shared.deps patches pymysql when setup-db-users builds its first SQL connector.
+# from the start; shared.deps patches pymysql when setup-db-users builds its first SQL connector.
 # https://docs.powertools.aws.dev/lambda/python/latest/core/tracer/#patching-modules
-TRACED_AT_IMPORT = ("botocore",)
+TRACED_FROM_START = ("botocore",)
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=TRACED_AT_IMPORT)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 metrics.set_default_dimensions(environment=ENVIRONMENT)
 
 
+@cache
+def tracer() -> Tracer:
+    """The tracer, created on first use. Cold-start deferral (docs/architecture.md): creating a Tracer imports the
+    X-Ray SDK, even with tracing disabled, and patching botocore imports more of it. The Lambda kit asks for it at
+    the start of the first invocation, before any boto3 client exists; the patch wraps botocore's client class, so
+    every AWS call is still traced."""
+    return Tracer(service=SERVICE, patch_modules=TRACED_FROM_START)
+
+
 def trace_module(module: str) -> None:
     """X-Ray subsegments for a library's calls from now on (a no-op while tracing is disabled, as in tests)."""
-    tracer.patch(modules=[module])
+    tracer().patch(modules=[module])
 
 
 def count(name: str, value: float = 1) -> None:

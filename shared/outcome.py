@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from shared.base_model import Model
 
 Result = Literal["rejected", "ignored", "none", "refused", "checked", "opened", "error", "advanced"]
 
 
-class Outcome(BaseModel):
+class Outcome(Model):
     step: str
     result: Result
     run_id: str | None = None

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from shared.base_model import Model
 from shared.cluster_settings import ClusterSettings, ServerlessScaling
 from shared.events import OutgoingEvent, PipelineDetail
 from shared.model import AuditRecord, PipelineWatch, Run, RunStatus
 
 
-class SnapshotView(BaseModel):
+class SnapshotView(Model):
     model_config = ConfigDict(frozen=True)
 
     identifier: str
@@ -30,7 +31,7 @@ class SnapshotView(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class InstanceView(BaseModel):
+class InstanceView(Model):
     model_config = ConfigDict(frozen=True)
 
     identifier: str
@@ -41,7 +42,7 @@ class InstanceView(BaseModel):
     db_parameter_group: str | None = None
 
 
-class ClusterView(BaseModel):
+class ClusterView(Model):
     model_config = ConfigDict(frozen=True)
 
     identifier: str
@@ -68,7 +69,7 @@ class ClusterView(BaseModel):
     serverless_v2: ServerlessScaling | None = None
 
 
-class SnapshotQuota(BaseModel):
+class SnapshotQuota(Model):
     """The account's manual cluster snapshot quota in one region (DescribeAccountAttributes,
     `ManualClusterSnapshots`: "The used value is the count of the manual DB cluster snapshots in the account")."""
 
@@ -85,7 +86,7 @@ class SnapshotQuota(BaseModel):
 RestoreType = Literal["copy-on-write", "full-copy"]
 
 
-class PointInTimeSource(BaseModel):
+class PointInTimeSource(Model):
     """Where RestoreDBClusterToPointInTime restores from: the source cluster at its latest restorable time, as a
     copy-on-write clone or as a full copy (RestoreType;
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterToPointInTime.html)."""
@@ -96,7 +97,7 @@ class PointInTimeSource(BaseModel):
     restore_type: RestoreType
 
 
-class RestoreRequest(BaseModel):
+class RestoreRequest(Model):
     """A new cluster from a snapshot (`snapshot_id`, RestoreDBClusterFromSnapshot) or from the source cluster
     (`point_in_time`, RestoreDBClusterToPointInTime): exactly one of the two is set."""
 
@@ -122,7 +123,7 @@ class RestoreRequest(BaseModel):
         return self
 
 
-class InstanceRequest(BaseModel):
+class InstanceRequest(Model):
     instance_id: str
     cluster_id: str
     instance_class: str
@@ -230,7 +231,7 @@ class SqlConnector(Protocol):
 
 
 # ---- Preflight observations (shared.preflight): read-only, raising CannotCheck where a fact is not observable ----
-class KeyView(BaseModel):
+class KeyView(Model):
     """A KMS key as DescribeKey sees it."""
 
     model_config = ConfigDict(frozen=True)
@@ -246,14 +247,14 @@ class KeyView(BaseModel):
         return parts[3] if len(parts) > 3 else ""
 
 
-class KeyGrantView(BaseModel):
+class KeyGrantView(Model):
     model_config = ConfigDict(frozen=True)
 
     grantee: str
     operations: list[str]
 
 
-class SubnetGroupView(BaseModel):
+class SubnetGroupView(Model):
     model_config = ConfigDict(frozen=True)
 
     name: str

@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from shared.base_model import Model
 from shared.clock import iso
 from shared.config import DEFAULT_INSTANCE_COUNT, PipelineConfig
 from shared.errors import CannotCheck, PipelineError
@@ -45,7 +46,7 @@ DURATION_SAMPLE = 10
 ROLES_UNKNOWN = "the functions' roles are unknown (no deployed function of this environment could be read)"
 
 
-class Finding(BaseModel):
+class Finding(Model):
     model_config = ConfigDict(frozen=True)
 
     check: str
@@ -66,7 +67,7 @@ def blocker(check: str, code: str, detail: str) -> Finding:
     return Finding(check=check, level="blocker", code=code, detail=detail)
 
 
-class Plan(BaseModel):
+class Plan(Model):
     model_config = ConfigDict(frozen=True)
 
     pipeline: str
@@ -120,7 +121,7 @@ KEY_USERS = {
 _GRANT_OPERATION = {"kms:ReEncryptTo": "ReEncryptTo"}
 
 
-class Inputs(BaseModel):
+class Inputs(Model):
     """What the caller resolved before the checks: the snapshot (or why there is none), history, roles."""
 
     model_config = ConfigDict(frozen=True)

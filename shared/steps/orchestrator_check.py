@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel
-
+from shared.base_model import Model
 from shared.errors import PipelineError
 from shared.events import OutgoingEvent
 from shared.inbound import PipelineTrigger, RdsTrigger, ScheduleTick
@@ -37,7 +36,7 @@ PAGE = 100
 MAX_PAGES = 10  # a leased run leaves the due index, so each page is new runs; bounded all the same
 
 
-class CheckSummary(BaseModel):
+class CheckSummary(Model):
     due: int = 0
     redriven: int = 0
     failed_deadline: int = 0

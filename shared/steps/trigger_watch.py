@@ -24,8 +24,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
-
+from shared.base_model import Model
 from shared.clock import iso
 from shared.config import PipelineConfig
 from shared.errors import PipelineError, StaleWatchError
@@ -41,7 +40,7 @@ STEP = Step.ORCHESTRATOR_CHECK.value
 RETRY = timedelta(minutes=15)
 
 
-class WatchSummary(BaseModel):
+class WatchSummary(Model):
     pipelines: int = 0
     nights_checked: int = 0
     fallback_runs: int = 0

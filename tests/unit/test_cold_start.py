@@ -1,4 +1,5 @@
-"""Cold start: a handler imports only what every function uses, and X-Ray still traces what each one calls.
+"""Cold start: a handler imports only what every function uses, defers the tracer and the models' schemas to the
+first use, and X-Ray still traces what each function calls.
 
 Each check runs a fresh interpreter in a Lambda-like environment (LAMBDA_TASK_ROOT set, tracing enabled), since
 Powertools only patches libraries for X-Ray there.
@@ -17,12 +18,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json, sys
-import services.{step}.app
-from aws_xray_sdk.core import patcher
-loaded = {{m: m in sys.modules for m in ("pymysql", "requests", "sqlite3", "aws_lambda_powertools.utilities.parser")}}
-before = sorted(patcher._PATCHED_MODULES)
+import pydantic
+import services.{step}.app as app
+LIBRARIES = ("aws_xray_sdk", "pymysql", "requests", "sqlite3", "aws_lambda_powertools.utilities.parser")
+loaded = {{m: m in sys.modules for m in LIBRARIES}}
+def subclasses(c):
+    for s in c.__subclasses__():
+        yield s
+        yield from subclasses(s)
+built = sorted({{m.__name__ for m in subclasses(pydantic.BaseModel) if m.__module__.startswith("shared")
+                 and m.__pydantic_complete__}})
 {then}
-print(json.dumps({{"loaded": loaded, "patched": before, "patched_after": sorted(patcher._PATCHED_MODULES)}}))
+from aws_xray_sdk.core import patcher
+print(json.dumps({{"loaded": loaded, "built": built, "patched_after": sorted(patcher._PATCHED_MODULES)}}))
+"""
+
+# The first invocation in an environment without the pipeline's configuration: the kit sets up logs, tracing and
+# metrics, then stops at the missing configuration (ConfigError, raised for Lambda to retry) before any AWS call.
+FIRST_INVOCATION = """
+from shared.errors import ConfigError
+try:
+    app.handler({}, None)
+except ConfigError:
+    pass
 """
 
 FIRST_SQL_CONNECTOR = """
@@ -56,22 +74,53 @@ def probe(step: str, then: str = "") -> dict[str, Any]:
     return result
 
 
-def test_handler_import_patches_only_botocore_when_tracing_is_enabled() -> None:
-    # Given a Lambda environment with tracing on, When a handler is imported
-    result = probe("copy_snapshot")
-    # Then AWS calls are traced, and no other library is imported just to be patched
-    assert result["patched"] == ["botocore"]
+def test_handler_import_loads_no_tracer_library_and_first_invocation_patches_only_botocore() -> None:
+    # Given a Lambda environment with tracing on, When a handler is imported and then invoked once
+    result = probe("copy_snapshot", then=FIRST_INVOCATION)
+    # Then the import loaded neither the X-Ray SDK nor a library only to patch it
     assert result["loaded"] == {
+        "aws_xray_sdk": False,
         "pymysql": False,
         "requests": False,
         "sqlite3": False,
         "aws_lambda_powertools.utilities.parser": False,
     }
+    # And the first invocation patched botocore (before it could build a client), and nothing else
+    assert result["patched_after"] == ["botocore"]
+
+
+def test_handler_import_builds_no_model_schema_but_the_default_policies() -> None:
+    # Given a Lambda environment, When a handler is imported
+    result = probe("snapshot_check")
+    # Then every model's schema waits for its first use (shared.base_model), except the step policies the
+    # configuration module holds as default instances (every function reads them)
+    assert result["built"] == ["StepPolicy"]
 
 
 def test_first_sql_connector_patches_pymysql_for_xray() -> None:
     # Given setup-db-users imported with tracing on, When it builds its first SQL connector
-    result = probe("setup_db_users", then=FIRST_SQL_CONNECTOR)
+    result = probe("setup_db_users", then=FIRST_INVOCATION + FIRST_SQL_CONNECTOR)
     # Then pymysql was not loaded at import, and its connections are traced from then on
     assert result["loaded"]["pymysql"] is False
     assert result["patched_after"] == ["botocore", "pymysql"]
+
+
+def test_every_model_of_the_library_defers_its_schema() -> None:
+    # Given every module of the shipped library, When its pydantic models are listed
+    import importlib
+    import pkgutil
+
+    import pydantic
+
+    import shared
+
+    for info in pkgutil.walk_packages(shared.__path__, "shared."):
+        importlib.import_module(info.name)
+
+    def subclasses(cls: type) -> list[type]:
+        return [s for c in cls.__subclasses__() for s in (c, *subclasses(c))]
+
+    models = {m for m in subclasses(pydantic.BaseModel) if m.__module__.startswith("shared.")}
+    # Then each one builds its schema on first use (a model on pydantic.BaseModel directly would be built at import)
+    assert len(models) > 40
+    assert sorted(m.__qualname__ for m in models if not m.model_config.get("defer_build")) == []
