@@ -54,11 +54,18 @@ def test_copy_is_detected_from_progress_with_few_looks(harness: Any) -> None:
     h = harness(durations=Durations(copy=3 * 3600))
     run = nightly(h)
     assert run.status.value == "SUCCEEDED"
-    looks = [r for r in h.trail(run.run_id) if r.step == "check-copy-status"]
-    # 17 today on this coarse progress profile (the early looks at 0% cost most of them); the aim is 15
-    assert len(looks) <= 17, [r.message for r in looks]
+    invocations = [r for r in h.trail(run.run_id) if r.step == "check-copy-status" and r.kind != "ignored"]
+    looks = [
+        op
+        for _, step, _, op in h.runtime.api_calls
+        if step == "check-copy-status" and op == "DescribeDBClusterSnapshots"
+    ]
+    # On this coarse profile (15% steps: the last 15% of the copy says nothing) the end is uncertain, so the last
+    # quarter of an hour costs short looks, most of them in place: 12 invocations and 20 looks today (the benchmark's
+    # 1% steps: 11 looks for a 3-hour copy). The invocations were 17 before looks could be taken in place.
+    assert len(invocations) <= 12 and len(looks) <= 20, [r.message for r in invocations]
     copying = run.timings["COPYING"]
-    assert copying.seconds is not None and copying.seconds < 3 * 3600 + 20 * 60, "detected within 20 minutes"
+    assert copying.seconds is not None and copying.seconds < 3 * 3600 + 3 * 60, "detected within 3 minutes"
 
 
 @pytest.mark.parametrize(
