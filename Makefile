@@ -9,7 +9,7 @@ help:
 	@echo "                 (ARGS=\"--config FILE --fault SPEC --rerun --serve\"; ARGS=--help lists them)"
 	@echo "make test      - lint + every test (unit, integration, e2e) + template checks"
 	@echo "make template  - render template.yaml and the README's flow table (infra/, shared/routing.py)"
-	@echo "make bench     - wake-ups vs polling loops on simulated nights, and N pipelines a night (~25 min)"
+	@echo "make bench     - wake-ups vs polling loops on simulated nights, and N pipelines a night (~6 min)"
 	@echo "make build     - sam build (needs python3.12 on PATH, e.g. PYENV_VERSION=3.11.7:3.12.1)"
 	@echo "make deploy    - sam deploy --guided"
 
