@@ -30,6 +30,10 @@ from shared.transitions import DetailType, Step
 
 STEP = Step.ORCHESTRATOR_CHECK.value
 LEASE = timedelta(minutes=2)
+# A run due less than this long ago is probably being looked at already: its wake-up fires up to a minute late
+# (EventBridge Scheduler's 60-second precision) and a step may be waiting in place past its due time
+# (StepTurn.wait_here). Re-driving it now would only start a twin invocation; the next tick catches a lost one.
+GRACE = timedelta(minutes=3)
 # Due for longer than two sweeps at the default 15-minute rate: the check is not keeping up (or not running).
 OVERDUE = timedelta(minutes=35)
 PAGE = 100
@@ -74,7 +78,7 @@ def tick(deps: Deps) -> CheckSummary:
     summary = CheckSummary()
     outgoing: list[OutgoingEvent] = []
     for _ in range(MAX_PAGES):
-        page = deps.store.due_runs(now, PAGE)
+        page = deps.store.due_runs(now - GRACE, PAGE)
         for run in page:
             summary.due += 1
             if now - run.next_check_at > OVERDUE:

@@ -10,11 +10,12 @@ import pytest
 from shared.model import Run, RunStatus
 from shared.naming import lock_key_for
 from shared.routing import owner_of
-from shared.steps.orchestrator_check import LEASE, OVERDUE, tick
+from shared.steps.orchestrator_check import GRACE, LEASE, OVERDUE, tick
 from tests.unit.fakes import T0, Fakes, make_run
 
 S = RunStatus
 NOW = T0 + timedelta(hours=1)
+DUE = NOW - GRACE  # due long enough: a run due since less than GRACE is probably being looked at already
 
 
 def given_runs(fakes: Fakes, *runs: tuple[str, RunStatus, dict[str, Any]]) -> dict[str, Run]:
@@ -36,9 +37,9 @@ def test_due_runs_are_leased_and_each_gets_one_check_due() -> None:
     fakes = Fakes()
     runs = given_runs(
         fakes,
-        ("copying", S.COPYING, {"next_check_at": NOW - timedelta(seconds=30)}),
-        ("restoring", S.RESTORING, {"next_check_at": NOW}),
-        ("later", S.RESTORING, {"next_check_at": NOW + timedelta(seconds=1)}),
+        ("copying", S.COPYING, {"next_check_at": DUE - timedelta(seconds=30)}),
+        ("restoring", S.RESTORING, {"next_check_at": DUE}),
+        ("later", S.RESTORING, {"next_check_at": DUE + timedelta(seconds=1)}),  # due, but within its grace
     )
 
     summary = tick(fakes.deps)
@@ -62,8 +63,8 @@ def test_a_leased_run_is_not_redriven_by_the_next_tick() -> None:
     tick(fakes.deps)
     fakes.clock.advance(seconds=60)
     assert tick(fakes.deps).redriven == 0
-    fakes.clock.advance(seconds=60)
-    assert tick(fakes.deps).redriven == 1, "a lease that ran out is due again"
+    fakes.clock.advance(seconds=60 + GRACE.total_seconds())
+    assert tick(fakes.deps).redriven == 1, "a lease that ran out is due again (after its grace)"
 
 
 @pytest.mark.parametrize("status", [s for s in S if not s.is_terminal])
@@ -105,10 +106,10 @@ def test_finished_runs_awaiting_their_notification_are_redriven_and_notified_one
     fakes = Fakes()
     given_runs(
         fakes,
-        ("pending", S.SUCCEEDED, {"next_check_at": NOW}),
-        ("notified", S.SUCCEEDED, {"next_check_at": NOW, "notified_at": T0}),
-        ("abandoned", S.FAILED, {"next_check_at": NOW, "notification_abandoned": True}),
-        ("failed", S.FAILED, {"next_check_at": NOW}),
+        ("pending", S.SUCCEEDED, {"next_check_at": DUE}),
+        ("notified", S.SUCCEEDED, {"next_check_at": DUE, "notified_at": T0}),
+        ("abandoned", S.FAILED, {"next_check_at": DUE, "notification_abandoned": True}),
+        ("failed", S.FAILED, {"next_check_at": DUE}),
     )
     summary = tick(fakes.deps)
     assert sorted(check_due_details(fakes)) == ["failed", "pending"]
@@ -151,10 +152,10 @@ def test_every_due_run_is_found_with_one_query_whatever_its_status() -> None:
     fakes = Fakes()
     given_runs(
         fakes,
-        ("copying", S.COPYING, {"next_check_at": NOW - timedelta(seconds=30)}),
-        ("restoring", S.RESTORING, {"next_check_at": NOW}),
+        ("copying", S.COPYING, {"next_check_at": DUE - timedelta(seconds=30)}),
+        ("restoring", S.RESTORING, {"next_check_at": DUE}),
         ("replacing", S.REPLACING_TARGET, {"next_check_at": NOW - timedelta(minutes=20)}),
-        ("unnotified", S.SUCCEEDED, {"next_check_at": NOW}),
+        ("unnotified", S.SUCCEEDED, {"next_check_at": DUE}),
     )
     queries = []
     real = fakes.store.due_runs
