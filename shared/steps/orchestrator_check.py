@@ -1,5 +1,5 @@
-"""orchestrator-check: the safety net. Finds every due run with one query of the sparse due index (whatever its
-status) and re-drives each through its owning step. Steps wake themselves at the exact time they chose (one-time
+"""orchestrator-check: the safety net. Finds every run due for GRACE or more with one query of the sparse due index
+(whatever its status) and re-drives each through its owning step. Steps wake themselves at the exact time they chose (one-time
 schedules, shared/wakeups.py) and RDS events wake the steps that wait for them, so the check only makes up for a
 lost event or wake-up; it runs every `SafetyNetRate` (15 minutes by default).
 
