@@ -1,7 +1,7 @@
 """orchestrator-check: the safety net. Finds every run due for GRACE or more with one query of the sparse due index
-(whatever its status) and re-drives each through its owning step. Steps wake themselves at the exact time they chose (one-time
-schedules, shared/wakeups.py) and RDS events wake the steps that wait for them, so the check only makes up for a
-lost event or wake-up; it runs every `SafetyNetRate` (15 minutes by default).
+(whatever its status) and re-drives each through its owning step. Steps wake themselves at the exact time they
+chose (one-time schedules, shared/wakeups.py) and RDS events wake the steps that wait for them, so the check only
+makes up for a lost event or wake-up; it runs every `SafetyNetRate` (15 minutes by default).
 
 It knows no step: for each due run it takes a short lease (so the next tick does not re-emit while the step
 works), then emits RunCheckDue carrying the run's state; the template's rules route that to the step owning the
