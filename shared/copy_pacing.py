@@ -82,9 +82,9 @@ def predicted_end(start: datetime, samples: list[ProgressSample]) -> tuple[float
     not_yet = [(percent + 1, at, math.inf) for at, percent in looked]  # the value after the one seen: not reached
     brackets = [(percent, low, high) for low, high, percent in recent]
     unfinished = [(100, looked[-1][0], math.inf)] if looked else []
-    for bounds in (brackets + not_yet, brackets + unfinished):
+    for bounds in (brackets + not_yet, brackets + unfinished) if len(points) + len(looked) > 2 else ():
         window = _ends_of_fitting_lines(bounds)
-        if window is not None and len(points) + len(looked) > 2:
+        if window is not None:
             earliest, latest = window
             return (earliest + latest) / 2, earliest
     newest = points[-1]

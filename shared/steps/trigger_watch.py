@@ -70,14 +70,23 @@ def watch_triggers(deps: Deps, watches: dict[str, PipelineWatch] | None = None) 
     return summary
 
 
-def watch_pipeline(deps: Deps, pipeline: PipelineConfig, summary: WatchSummary, stored: PipelineWatch | None) -> None:
+def watch_pipeline(
+    deps: Deps,
+    pipeline: PipelineConfig,
+    summary: WatchSummary,
+    stored: PipelineWatch | None,
+    *,
+    step: str = STEP,
+    night: bool = True,
+) -> None:
+    """Open the deferred trigger once the target is free; then, with `night`, examine the awaited night."""
     now = deps.clock.now()
     watch = stored or PipelineWatch(pipeline=pipeline.name, watching_since=now, updated_at=now)
     changes: dict[str, Any] = {}
     lock = lock_key_for(pipeline.target_region, pipeline.target_cluster_id)
     if watch.deferred is not None and deps.store.lock_holder(lock) is None:
-        changes.update(_open_deferred(deps, pipeline, watch.deferred, summary))
-    if pipeline.trigger_watch.fallback and (watch.night_due is None or now >= watch.night_due):
+        changes.update(_open_deferred(deps, pipeline, watch.deferred, summary, step))
+    if night and pipeline.trigger_watch.fallback and (watch.night_due is None or now >= watch.night_due):
         changes.update(_night(deps, pipeline, watch.model_copy(update=changes), now, summary))
     if stored is not None and not changes:
         return
@@ -94,15 +103,10 @@ def open_deferred_now(deps: Deps, pipeline: PipelineConfig, step: str) -> bool:
     """The run that held the target has ended and been reported: open a trigger deferred meanwhile now rather
     than at the check's next tick. Best effort (the check's tick does the same if this fails); True if opened."""
     stored = deps.store.get_watch(pipeline.name)
-    lock = lock_key_for(pipeline.target_region, pipeline.target_cluster_id)
-    if stored is None or stored.deferred is None or deps.store.lock_holder(lock) is not None:
+    if stored is None or stored.deferred is None:
         return False
     summary = WatchSummary()
-    changes = _open_deferred(deps, pipeline, stored.deferred, summary, step)
-    try:
-        deps.store.put_watch(stored.model_copy(update={**changes, "updated_at": deps.clock.now()}), stored.version)
-    except StaleWatchError:  # the check's tick got there first: it opened or will open it
-        deps.log.info("watch changed meanwhile", extra={"pipeline": pipeline.name})
+    watch_pipeline(deps, pipeline, summary, stored, step=step, night=False)
     return summary.deferred_opened > 0
 
 

@@ -622,13 +622,7 @@ class FakeRds:
         """As AWS: only a stopped cluster starts (InvalidDBClusterStateFault otherwise); it is `starting` until
         `set_status(cluster_id, "available")`."""
         self._call("start_cluster", cluster_id=cluster_id)
-        cluster = self.clusters.get(cluster_id.lower())
-        if cluster is None:
-            raise aws_error("DBClusterNotFoundFault", "StartDBCluster")
-        if cluster.status != "stopped":
-            raise aws_error(
-                "InvalidDBClusterStateFault", "StartDBCluster", f"DbCluster {cluster_id} is {cluster.status}"
-            )
+        self._require_status(cluster_id, "stopped", "StartDBCluster")
         self._set_cluster(cluster_id, status="starting")
 
     def restore_cluster(self, request: RestoreRequest) -> ClusterView:
@@ -670,14 +664,16 @@ class FakeRds:
     def stop_cluster(self, cluster_id: str) -> None:
         """As AWS: only an available cluster stops; it is `stopped` at once here (use set_status to hold it)."""
         self._call("stop_cluster", cluster_id=cluster_id)
+        self._require_status(cluster_id, "available", "StopDBCluster")
+        self._set_cluster(cluster_id, status="stopped")
+
+    def _require_status(self, cluster_id: str, status: str, operation: str) -> None:
+        """As AWS: a missing cluster is DBClusterNotFoundFault; one in another state InvalidDBClusterStateFault."""
         cluster = self.clusters.get(cluster_id.lower())
         if cluster is None:
-            raise aws_error("DBClusterNotFoundFault", "StopDBCluster")
-        if cluster.status != "available":
-            raise aws_error(
-                "InvalidDBClusterStateFault", "StopDBCluster", f"DbCluster {cluster_id} is {cluster.status}"
-            )
-        self._set_cluster(cluster_id, status="stopped")
+            raise aws_error("DBClusterNotFoundFault", operation)
+        if cluster.status != status:
+            raise aws_error("InvalidDBClusterStateFault", operation, f"DbCluster {cluster_id} is {cluster.status}")
 
     def rename_cluster(self, cluster_id: str, new_id: str, security_group_ids: list[str] | None = None) -> None:
         """As AWS: the name must be free and the cluster not stopped; it shows `renaming` until
